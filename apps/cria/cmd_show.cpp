@@ -1,0 +1,100 @@
+// `cria show PATH.gguf [--json]`: what a model file is, in the terms `ollama show` uses.
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "commands.h"
+#include "gguf/model_summary.h"
+#include "gguf/reader.h"
+
+namespace cria::app {
+namespace {
+
+std::string human_count(uint64_t n) {
+    char buf[32];
+    if (n >= 1000000000ull) {
+        std::snprintf(buf, sizeof(buf), "%.1fB", static_cast<double>(n) / 1e9);
+    } else if (n >= 1000000ull) {
+        std::snprintf(buf, sizeof(buf), "%.1fM", static_cast<double>(n) / 1e6);
+    } else if (n >= 1000ull) {
+        std::snprintf(buf, sizeof(buf), "%.1fK", static_cast<double>(n) / 1e3);
+    } else {
+        std::snprintf(buf, sizeof(buf), "%llu", static_cast<unsigned long long>(n));
+    }
+    return buf;
+}
+
+void print_row(const char* label, const std::string& value) {
+    std::printf("    %-20s %s\n", label, value.c_str());
+}
+
+nlohmann::json summary_to_json(const gguf::ModelSummary& s) {
+    nlohmann::json out;
+    out["architecture"] = s.architecture;
+    out["name"] = s.name;
+    out["parameters"] = s.parameters;
+    out["context_length"] = s.context_length;
+    out["embedding_length"] = s.embedding_length;
+    out["block_count"] = s.block_count;
+    out["file_type"] = s.file_type;
+    out["tensor_types"] = s.tensor_types;
+    out["tokenizer_model"] = s.tokenizer_model;
+    out["vocab_size"] = s.vocab_size;
+    out["has_chat_template"] = s.has_chat_template;
+    out["tensor_bytes"] = s.tensor_bytes;
+    return out;
+}
+
+int show_file(const std::string& path, bool as_json) {
+    auto file = gguf::File::open(path);
+    if (!file) {
+        std::fprintf(stderr, "cria show: %s\n", file.status().message().c_str());
+        return 1;
+    }
+    const gguf::ModelSummary s = gguf::summarize(**file);
+    if (as_json) {
+        nlohmann::json out = summary_to_json(s);
+        nlohmann::json keys = nlohmann::json::object();
+        for (const auto& kv : (*file)->metadata()) keys[kv.key] = kv.value.to_display_string();
+        out["metadata"] = keys;
+        std::cout << out.dump(2) << "\n";
+        return 0;
+    }
+    auto or_unknown = [](uint64_t v) { return v == 0 ? std::string("unknown") : std::to_string(v); };
+    std::printf("  Model\n");
+    print_row("architecture", s.architecture.empty() ? "unknown" : s.architecture);
+    print_row("parameters", human_count(s.parameters));
+    print_row("context length", or_unknown(s.context_length));
+    print_row("embedding length", or_unknown(s.embedding_length));
+    print_row("block count", or_unknown(s.block_count));
+    print_row("quantization", s.file_type);
+    std::printf("\n  Tensors\n");
+    for (const auto& [type, count] : s.tensor_types) print_row(type.c_str(), std::to_string(count));
+    std::printf("\n  Tokenizer\n");
+    print_row("model", s.tokenizer_model.empty() ? "none" : s.tokenizer_model);
+    print_row("vocabulary size", std::to_string(s.vocab_size));
+    print_row("chat template", s.has_chat_template ? "yes" : "no");
+    std::printf("\n  Metadata\n");
+    for (const auto& kv : (*file)->metadata()) {
+        std::printf("    %-44s %s\n", kv.key.c_str(), kv.value.to_display_string().c_str());
+    }
+    return 0;
+}
+
+}  // namespace
+
+void add_show_command(CLI::App& root) {
+    auto* cmd = root.add_subcommand("show", "Show information about a model file");
+    auto path = std::make_shared<std::string>();
+    auto as_json = std::make_shared<bool>(false);
+    cmd->add_option("model", *path, "Path to a .gguf file")->required();
+    cmd->add_flag("--json", *as_json, "Print one JSON object");
+    cmd->callback([path, as_json] {
+        const int code = show_file(*path, *as_json);
+        if (code != 0) throw CLI::RuntimeError(code);
+    });
+}
+
+}  // namespace cria::app

@@ -1,0 +1,12 @@
+// Each `cria` subcommand lives in its own file and registers itself on the root CLI::App here.
+// A command reports failure by throwing CLI::RuntimeError(exit_code) after printing one line to
+// stderr.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace cria::app {
+
+void add_show_command(CLI::App& root);
+
+}  // namespace cria::app

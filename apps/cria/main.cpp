@@ -1,0 +1,12 @@
+#include <CLI/CLI.hpp>
+
+#include "commands.h"
+
+int main(int argc, char** argv) {
+    CLI::App root{"cria: run large language models locally"};
+    root.require_subcommand(1);
+    root.set_version_flag("--version", "cria 0.1.0");
+    cria::app::add_show_command(root);
+    CLI11_PARSE(root, argc, argv);
+    return 0;
+}

@@ -1,0 +1,92 @@
+#include "core/thread_pool.h"
+
+#include <algorithm>
+#include <cstdlib>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define CRIA_CPU_RELAX() _mm_pause()
+#else
+#define CRIA_CPU_RELAX() ((void)0)
+#endif
+
+namespace cria {
+namespace {
+constexpr int kSpinIterations = 1 << 16;
+}
+
+ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)) {
+    workers_.reserve(static_cast<size_t>(n_threads_ - 1));
+    for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+}
+
+ThreadPool::~ThreadPool() {
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        stopping_.store(true);
+        generation_.fetch_add(1);
+    }
+    wake_.notify_all();
+    for (auto& worker : workers_) worker.join();
+}
+
+int ThreadPool::default_thread_count() {
+    const unsigned hw = std::thread::hardware_concurrency();
+    return hw == 0 ? 1 : static_cast<int>(hw);
+}
+
+void ThreadPool::worker_loop(int index) {
+    uint64_t seen = 0;
+    for (;;) {
+        uint64_t current = generation_.load(std::memory_order_acquire);
+        for (int spin = 0; current == seen && spin < kSpinIterations; ++spin) {
+            CRIA_CPU_RELAX();
+            current = generation_.load(std::memory_order_acquire);
+        }
+        if (current == seen) {
+            std::unique_lock<std::mutex> lock(mutex_);
+            wake_.wait(lock, [&] { return generation_.load() != seen; });
+            current = generation_.load();
+        }
+        seen = current;
+        if (stopping_.load()) return;
+        (*job_)(index, n_threads_);
+        pending_.fetch_sub(1, std::memory_order_acq_rel);
+    }
+}
+
+void ThreadPool::run_on_all(const std::function<void(int, int)>& fn) {
+    if (n_threads_ == 1) {
+        fn(0, 1);
+        return;
+    }
+    job_ = &fn;
+    pending_.store(n_threads_ - 1, std::memory_order_release);
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        generation_.fetch_add(1, std::memory_order_acq_rel);
+    }
+    wake_.notify_all();
+    fn(0, n_threads_);
+    while (pending_.load(std::memory_order_acquire) != 0) CRIA_CPU_RELAX();
+    job_ = nullptr;
+}
+
+void ThreadPool::parallel_for(size_t n, size_t grain, const RangeFn& fn) {
+    if (n == 0) return;
+    grain = std::max<size_t>(1, grain);
+    const size_t n_chunks = (n + grain - 1) / grain;
+    const size_t threads = std::min<size_t>(static_cast<size_t>(n_threads_), n_chunks);
+    if (threads <= 1) {
+        fn(0, n, 0);
+        return;
+    }
+    const size_t chunks_per_thread = (n_chunks + threads - 1) / threads;
+    run_on_all([&](int index, int) {
+        const size_t begin = std::min(n, static_cast<size_t>(index) * chunks_per_thread * grain);
+        const size_t end = std::min(n, begin + chunks_per_thread * grain);
+        if (begin < end) fn(begin, end, index);
+    });
+}
+
+}  // namespace cria
