@@ -1,0 +1,38 @@
+// Public entry points of the compute kernels. Each operation has a scalar reference in
+// kernels/ref (the specification) and optimized versions in kernels/cpu, one file per ISA,
+// chosen at run time from the CPU's features (core/cpu_features.h, CRIA_ISA to lower it).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "core/cpu_features.h"
+#include "core/thread_pool.h"
+#include "gguf/tensor_type.h"
+
+namespace cria::kernels {
+
+using gguf::TensorType;
+
+// True when the type can be dequantized and multiplied (the types of DEVELOPERS.md issue 3).
+bool is_supported(TensorType type);
+
+// dst[0..n) = the n elements of one row stored in `type`; n is a multiple of the block size.
+void dequantize_row(TensorType type, const void* src, float* dst, int64_t n);
+
+// A weight matrix as GGUF stores it: n_out rows of n_in elements, each row `row_bytes` long.
+struct Matrix {
+    TensorType type = TensorType::kF32;
+    const void* data = nullptr;  // [n_out][row_bytes]
+    int64_t n_in = 0;            // elements per row (the reduction dimension)
+    int64_t n_out = 0;           // rows
+    size_t row_bytes = 0;
+};
+
+// y[t][o] = sum_i W[o][i] * x[t][i] for t < n_tokens.
+// x: [n_tokens][n_in] f32, y: [n_tokens][n_out] f32 (rows of y are n_out apart).
+// Work is split over the pool's threads. The ISA overload exists so tests can run every path.
+void matmul(const Matrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool);
+void matmul(const Matrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool, Isa isa);
+
+}  // namespace cria::kernels
