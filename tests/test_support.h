@@ -21,15 +21,15 @@ inline std::filesystem::path shared_dir() {
 }
 
 // Skips the current test with a message when the shared data is absent.
-#define CRIA_REQUIRE_SHARED(dir_var)                                                   \
-    const std::filesystem::path dir_var = ::cria::test::shared_dir();                  \
-    if (dir_var.empty()) {                                                             \
+#define CRIA_REQUIRE_SHARED(dir_var)                                                     \
+    const std::filesystem::path dir_var = ::cria::test::shared_dir();                    \
+    if (dir_var.empty()) {                                                               \
         GTEST_SKIP() << "../shared is absent (set CRIA_SHARED to point at it); skipped"; \
     }
 
 inline std::filesystem::path temp_dir() {
-    std::filesystem::path dir = std::filesystem::temp_directory_path() /
-                                ("cria-test-" + std::to_string(::getpid()));
+    std::filesystem::path dir =
+        std::filesystem::temp_directory_path() / ("cria-test-" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir);
     return dir;
 }

@@ -30,6 +30,22 @@ void print_row(const char* label, const std::string& value) {
     std::printf("    %-20s %s\n", label, value.c_str());
 }
 
+// Large arrays (vocabularies, merges) print as null, as `ollama show` does without --verbose.
+nlohmann::json value_to_json(const gguf::Value& v) {
+    constexpr size_t kMaxArrayItems = 64;
+    if (const auto* items = v.as_array()) {
+        if (items->size() > kMaxArrayItems) return nullptr;
+        nlohmann::json out = nlohmann::json::array();
+        for (const auto& item : *items) out.push_back(value_to_json(item));
+        return out;
+    }
+    if (const auto* s = v.as_string()) return *s;
+    if (const auto b = v.as_bool()) return *b;
+    if (v.is_float()) return *v.as_f64();
+    if (const auto u = v.as_u64()) return *u;
+    return *v.as_i64();
+}
+
 nlohmann::json summary_to_json(const gguf::ModelSummary& s) {
     nlohmann::json out;
     out["architecture"] = s.architecture;
@@ -57,12 +73,14 @@ int show_file(const std::string& path, bool as_json) {
     if (as_json) {
         nlohmann::json out = summary_to_json(s);
         nlohmann::json keys = nlohmann::json::object();
-        for (const auto& kv : (*file)->metadata()) keys[kv.key] = kv.value.to_display_string();
+        for (const auto& kv : (*file)->metadata()) keys[kv.key] = value_to_json(kv.value);
         out["metadata"] = keys;
         std::cout << out.dump(2) << "\n";
         return 0;
     }
-    auto or_unknown = [](uint64_t v) { return v == 0 ? std::string("unknown") : std::to_string(v); };
+    auto or_unknown = [](uint64_t v) {
+        return v == 0 ? std::string("unknown") : std::to_string(v);
+    };
     std::printf("  Model\n");
     print_row("architecture", s.architecture.empty() ? "unknown" : s.architecture);
     print_row("parameters", human_count(s.parameters));

@@ -59,11 +59,12 @@ const CpuFeatures& cpu_features() {
 bool isa_supported(Isa isa) {
     const CpuFeatures& f = cpu_features();
     switch (isa) {
-        case Isa::kScalar: return true;
-        case Isa::kAvx2: return f.avx2 && f.fma && f.f16c;
+        case Isa::kScalar:
+            return true;
+        case Isa::kAvx2:
+            return f.avx2 && f.fma && f.f16c;
         case Isa::kAvx512:
-            return isa_supported(Isa::kAvx2) && f.avx512f && f.avx512bw && f.avx512vl &&
-                   f.avx512dq;
+            return isa_supported(Isa::kAvx2) && f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq;
     }
     return false;
 }
@@ -82,9 +83,12 @@ Isa selected_isa() {
 
 const char* isa_name(Isa isa) {
     switch (isa) {
-        case Isa::kScalar: return "scalar";
-        case Isa::kAvx2: return "avx2";
-        case Isa::kAvx512: return "avx512";
+        case Isa::kScalar:
+            return "scalar";
+        case Isa::kAvx2:
+            return "avx2";
+        case Isa::kAvx512:
+            return "avx512";
     }
     return "?";
 }

@@ -49,7 +49,7 @@ inline uint16_t fp32_to_fp16(float f) {
     }
     if (abs_bits >= 0x477FF000u) return static_cast<uint16_t>(sign | 0x7C00u);  // overflow
     if (abs_bits < 0x38800000u) {                                               // subnormal half
-        if (abs_bits < 0x33000000u) return static_cast<uint16_t>(sign);  // rounds to zero
+        if (abs_bits < 0x33000000u) return static_cast<uint16_t>(sign);         // rounds to zero
         const uint32_t exponent = abs_bits >> 23;
         const uint32_t mantissa = (abs_bits & 0x7FFFFFu) | 0x800000u;
         // value = mantissa * 2^(exponent-150); in half subnormal units of 2^-24 that is
@@ -67,7 +67,9 @@ inline uint16_t fp32_to_fp16(float f) {
     return static_cast<uint16_t>(sign | result);
 }
 
-inline float bf16_to_fp32(uint16_t b) { return bits_to_float(static_cast<uint32_t>(b) << 16); }
+inline float bf16_to_fp32(uint16_t b) {
+    return bits_to_float(static_cast<uint32_t>(b) << 16);
+}
 
 // Round to nearest even; NaN stays NaN.
 inline uint16_t fp32_to_bf16(float f) {

@@ -19,10 +19,14 @@ LogLevel parse_level(const char* text) {
 
 const char* level_tag(LogLevel level) {
     switch (level) {
-        case LogLevel::kError: return "error";
-        case LogLevel::kWarn: return "warn";
-        case LogLevel::kInfo: return "info";
-        case LogLevel::kDebug: return "debug";
+        case LogLevel::kError:
+            return "error";
+        case LogLevel::kWarn:
+            return "warn";
+        case LogLevel::kInfo:
+            return "info";
+        case LogLevel::kDebug:
+            return "debug";
     }
     return "?";
 }

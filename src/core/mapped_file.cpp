@@ -26,7 +26,9 @@ MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
     return *this;
 }
 
-MappedFile::~MappedFile() { release(); }
+MappedFile::~MappedFile() {
+    release();
+}
 
 void MappedFile::release() {
     if (data_ != nullptr && size_ > 0) munmap(const_cast<uint8_t*>(data_), size_);

@@ -10,21 +10,21 @@ namespace cria {
 
 enum class ErrorCode {
     kOk = 0,
-    kInvalidArgument,  // caller passed something malformed
-    kNotFound,         // a named thing does not exist
-    kCorrupt,          // a file or stream does not follow its format
-    kUnsupported,      // well-formed but not something cria can handle
-    kOutOfRange,       // an index, size or count outside its limit
-    kIo,               // the operating system refused a read/write/map
-    kResourceExhausted,// a cap (memory, time, output size) was reached
-    kCancelled,        // the caller asked to stop
-    kInternal,         // a bug or an invariant that did not hold
+    kInvalidArgument,    // caller passed something malformed
+    kNotFound,           // a named thing does not exist
+    kCorrupt,            // a file or stream does not follow its format
+    kUnsupported,        // well-formed but not something cria can handle
+    kOutOfRange,         // an index, size or count outside its limit
+    kIo,                 // the operating system refused a read/write/map
+    kResourceExhausted,  // a cap (memory, time, output size) was reached
+    kCancelled,          // the caller asked to stop
+    kInternal,           // a bug or an invariant that did not hold
 };
 
 const char* error_code_name(ErrorCode code);
 
 class Status {
-public:
+  public:
     Status() = default;
     Status(ErrorCode code, std::string message) : code_(code), message_(std::move(message)) {}
 
@@ -36,28 +36,44 @@ public:
     // "message" alone: the code is for programs, the message for people.
     std::string to_string() const { return message_; }
 
-private:
+  private:
     ErrorCode code_ = ErrorCode::kOk;
     std::string message_;
 };
 
-inline Status invalid_argument(std::string m) { return {ErrorCode::kInvalidArgument, std::move(m)}; }
-inline Status not_found(std::string m) { return {ErrorCode::kNotFound, std::move(m)}; }
-inline Status corrupt(std::string m) { return {ErrorCode::kCorrupt, std::move(m)}; }
-inline Status unsupported(std::string m) { return {ErrorCode::kUnsupported, std::move(m)}; }
-inline Status out_of_range(std::string m) { return {ErrorCode::kOutOfRange, std::move(m)}; }
-inline Status io_error(std::string m) { return {ErrorCode::kIo, std::move(m)}; }
+inline Status invalid_argument(std::string m) {
+    return {ErrorCode::kInvalidArgument, std::move(m)};
+}
+inline Status not_found(std::string m) {
+    return {ErrorCode::kNotFound, std::move(m)};
+}
+inline Status corrupt(std::string m) {
+    return {ErrorCode::kCorrupt, std::move(m)};
+}
+inline Status unsupported(std::string m) {
+    return {ErrorCode::kUnsupported, std::move(m)};
+}
+inline Status out_of_range(std::string m) {
+    return {ErrorCode::kOutOfRange, std::move(m)};
+}
+inline Status io_error(std::string m) {
+    return {ErrorCode::kIo, std::move(m)};
+}
 inline Status resource_exhausted(std::string m) {
     return {ErrorCode::kResourceExhausted, std::move(m)};
 }
-inline Status cancelled(std::string m) { return {ErrorCode::kCancelled, std::move(m)}; }
-inline Status internal_error(std::string m) { return {ErrorCode::kInternal, std::move(m)}; }
+inline Status cancelled(std::string m) {
+    return {ErrorCode::kCancelled, std::move(m)};
+}
+inline Status internal_error(std::string m) {
+    return {ErrorCode::kInternal, std::move(m)};
+}
 
 // A value or the Status that explains why there is none.
 template <typename T>
 class Expected {
-public:
-    Expected(T value) : storage_(std::move(value)) {}  // NOLINT: implicit by design
+  public:
+    Expected(T value) : storage_(std::move(value)) {}        // NOLINT: implicit by design
     Expected(Status status) : storage_(std::move(status)) {  // NOLINT
         assert(!std::get<Status>(storage_).is_ok() && "Expected built from an ok Status");
     }
@@ -87,16 +103,16 @@ public:
         return has_value() ? kOkStatus : std::get<Status>(storage_);
     }
 
-private:
+  private:
     std::variant<T, Status> storage_;
 };
 
 }  // namespace cria
 
 // Propagate a non-ok Status from an expression returning Status.
-#define CRIA_RETURN_IF_ERROR(expr)                     \
-    do {                                               \
-        ::cria::Status cria_status_ = (expr);          \
+#define CRIA_RETURN_IF_ERROR(expr)                      \
+    do {                                                \
+        ::cria::Status cria_status_ = (expr);           \
         if (!cria_status_.is_ok()) return cria_status_; \
     } while (0)
 

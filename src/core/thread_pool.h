@@ -15,7 +15,7 @@
 namespace cria {
 
 class ThreadPool {
-public:
+  public:
     // Called with (begin, end, thread_index).
     using RangeFn = std::function<void(size_t, size_t, int)>;
 
@@ -35,7 +35,7 @@ public:
 
     static int default_thread_count();
 
-private:
+  private:
     void worker_loop(int index);
 
     const int n_threads_;

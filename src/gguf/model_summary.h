@@ -17,7 +17,7 @@ struct ModelSummary {
     uint64_t context_length = 0;
     uint64_t embedding_length = 0;
     uint64_t block_count = 0;
-    std::string file_type;                     // e.g. "Q4_K_M", from general.file_type
+    std::string file_type;                         // e.g. "Q4_K_M", from general.file_type
     std::map<std::string, uint64_t> tensor_types;  // type name -> tensor count
     std::string tokenizer_model;
     uint64_t vocab_size = 0;

@@ -9,7 +9,7 @@ namespace {
 
 // Bounds-checked little-endian cursor over the file.
 class Cursor {
-public:
+  public:
     Cursor(const uint8_t* data, uint64_t size) : data_(data), size_(size) {}
 
     uint64_t position() const { return pos_; }
@@ -51,7 +51,7 @@ public:
         return Status::ok();
     }
 
-private:
+  private:
     const uint8_t* data_;
     uint64_t size_;
     uint64_t pos_ = 0;
@@ -62,17 +62,22 @@ uint64_t min_encoded_size(ValueType type) {
     switch (type) {
         case ValueType::kUint8:
         case ValueType::kInt8:
-        case ValueType::kBool: return 1;
+        case ValueType::kBool:
+            return 1;
         case ValueType::kUint16:
-        case ValueType::kInt16: return 2;
+        case ValueType::kInt16:
+            return 2;
         case ValueType::kUint32:
         case ValueType::kInt32:
-        case ValueType::kFloat32: return 4;
+        case ValueType::kFloat32:
+            return 4;
         case ValueType::kUint64:
         case ValueType::kInt64:
         case ValueType::kFloat64:
-        case ValueType::kString: return 8;
-        case ValueType::kArray: return 12;
+        case ValueType::kString:
+            return 8;
+        case ValueType::kArray:
+            return 12;
     }
     return 1;
 }
@@ -84,16 +89,26 @@ struct ValueParser {
 
     Status parse(ValueType type, const std::string& key, uint32_t depth, Value* out) {
         switch (type) {
-            case ValueType::kUint8: return scalar<uint8_t>(key, out, Value::u8);
-            case ValueType::kInt8: return scalar<int8_t>(key, out, Value::i8);
-            case ValueType::kUint16: return scalar<uint16_t>(key, out, Value::u16);
-            case ValueType::kInt16: return scalar<int16_t>(key, out, Value::i16);
-            case ValueType::kUint32: return scalar<uint32_t>(key, out, Value::u32);
-            case ValueType::kInt32: return scalar<int32_t>(key, out, Value::i32);
-            case ValueType::kUint64: return scalar<uint64_t>(key, out, Value::u64);
-            case ValueType::kInt64: return scalar<int64_t>(key, out, Value::i64);
-            case ValueType::kFloat32: return scalar<float>(key, out, Value::f32);
-            case ValueType::kFloat64: return scalar<double>(key, out, Value::f64);
+            case ValueType::kUint8:
+                return scalar<uint8_t>(key, out, Value::u8);
+            case ValueType::kInt8:
+                return scalar<int8_t>(key, out, Value::i8);
+            case ValueType::kUint16:
+                return scalar<uint16_t>(key, out, Value::u16);
+            case ValueType::kInt16:
+                return scalar<int16_t>(key, out, Value::i16);
+            case ValueType::kUint32:
+                return scalar<uint32_t>(key, out, Value::u32);
+            case ValueType::kInt32:
+                return scalar<int32_t>(key, out, Value::i32);
+            case ValueType::kUint64:
+                return scalar<uint64_t>(key, out, Value::u64);
+            case ValueType::kInt64:
+                return scalar<int64_t>(key, out, Value::i64);
+            case ValueType::kFloat32:
+                return scalar<float>(key, out, Value::f32);
+            case ValueType::kFloat64:
+                return scalar<double>(key, out, Value::f64);
             case ValueType::kBool: {
                 uint8_t b = 0;
                 CRIA_RETURN_IF_ERROR(cursor.read(&b, "a bool value"));
@@ -106,12 +121,13 @@ struct ValueParser {
             }
             case ValueType::kString: {
                 std::string s;
-                CRIA_RETURN_IF_ERROR(
-                    cursor.read_string(&s, limits.max_string_bytes, "metadata key '" + key + "' string"));
+                CRIA_RETURN_IF_ERROR(cursor.read_string(&s, limits.max_string_bytes,
+                                                        "metadata key '" + key + "' string"));
                 *out = Value::string(std::move(s));
                 return Status::ok();
             }
-            case ValueType::kArray: return array(key, depth, out);
+            case ValueType::kArray:
+                return array(key, depth, out);
         }
         return corrupt("metadata key '" + key + "' has unknown value type");
     }
@@ -160,7 +176,9 @@ struct ValueParser {
     }
 };
 
-bool is_power_of_two(uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
+bool is_power_of_two(uint64_t v) {
+    return v != 0 && (v & (v - 1)) == 0;
+}
 
 }  // namespace
 
@@ -197,7 +215,8 @@ Expected<std::unique_ptr<File>> File::parse(const uint8_t* data, size_t size,
 Status File::parse_all(const ReadLimits& limits) {
     Cursor cursor(data_, size_);
     uint32_t magic = 0;
-    if (size_ < 4) return corrupt("file too small to be GGUF (" + std::to_string(size_) + " bytes)");
+    if (size_ < 4)
+        return corrupt("file too small to be GGUF (" + std::to_string(size_) + " bytes)");
     CRIA_RETURN_IF_ERROR(cursor.read(&magic, "the magic"));
     if (magic != kMagic) return corrupt("bad magic: not a GGUF file");
     CRIA_RETURN_IF_ERROR(cursor.read(&version_, "the version"));
@@ -218,8 +237,7 @@ Status File::parse_all(const ReadLimits& limits) {
     constexpr uint64_t kMinKeyBytes = 13;
     constexpr uint64_t kMinTensorBytes = 32;
     if (n_keys > cursor.remaining() / kMinKeyBytes) {
-        return corrupt("metadata key count " + std::to_string(n_keys) +
-                       " cannot fit in the file");
+        return corrupt("metadata key count " + std::to_string(n_keys) + " cannot fit in the file");
     }
     if (n_tensors > cursor.remaining() / kMinTensorBytes) {
         return corrupt("tensor count " + std::to_string(n_tensors) + " cannot fit in the file");
@@ -232,7 +250,8 @@ Status File::parse_all(const ReadLimits& limits) {
         CRIA_RETURN_IF_ERROR(cursor.read_string(&kv.key, limits.max_key_bytes,
                                                 "metadata key #" + std::to_string(k)));
         if (kv.key.empty()) return corrupt("metadata key #" + std::to_string(k) + " is empty");
-        if (key_index_.count(kv.key) != 0) return corrupt("duplicate metadata key '" + kv.key + "'");
+        if (key_index_.count(kv.key) != 0)
+            return corrupt("duplicate metadata key '" + kv.key + "'");
         uint32_t type_id = 0;
         CRIA_RETURN_IF_ERROR(cursor.read(&type_id, "a metadata value type"));
         if (!is_valid_value_type(type_id)) {
@@ -266,7 +285,8 @@ Status File::parse_all(const ReadLimits& limits) {
         TensorInfo info;
         CRIA_RETURN_IF_ERROR(cursor.read_string(&info.name, limits.max_tensor_name_bytes,
                                                 "tensor #" + std::to_string(t) + " name"));
-        if (info.name.empty()) return corrupt("tensor #" + std::to_string(t) + " has an empty name");
+        if (info.name.empty())
+            return corrupt("tensor #" + std::to_string(t) + " has an empty name");
         if (tensor_index_.count(info.name) != 0) {
             return corrupt("duplicate tensor name '" + info.name + "'");
         }
@@ -328,8 +348,8 @@ Status File::parse_all(const ReadLimits& limits) {
     by_offset.reserve(tensors_.size());
     for (auto& info : tensors_) {
         if (info.offset > data_bytes || info.n_bytes > data_bytes - info.offset) {
-            return corrupt("tensor '" + info.name + "' data (offset " + std::to_string(info.offset) +
-                           ", " + std::to_string(info.n_bytes) +
+            return corrupt("tensor '" + info.name + "' data (offset " +
+                           std::to_string(info.offset) + ", " + std::to_string(info.n_bytes) +
                            " bytes) lies outside the file");
         }
         info.data = data_ + data_offset_ + info.offset;

@@ -37,7 +37,7 @@ struct TensorInfo {
     TensorType type = TensorType::kF32;
     int n_dims = 0;
     int64_t dims[kMaxDims] = {1, 1, 1, 1};  // GGUF order: dims[0] is the contiguous row length
-    uint64_t offset = 0;                     // from the start of the data section
+    uint64_t offset = 0;                    // from the start of the data section
     uint64_t n_elements = 0;
     uint64_t n_bytes = 0;
     const uint8_t* data = nullptr;  // points into the mapping (or the parsed buffer)
@@ -52,9 +52,10 @@ struct KeyValue {
 };
 
 class File {
-public:
+  public:
     // Maps and parses a file. The File owns the mapping; tensor data points into it.
-    static Expected<std::unique_ptr<File>> open(const std::string& path, const ReadLimits& limits = {});
+    static Expected<std::unique_ptr<File>> open(const std::string& path,
+                                                const ReadLimits& limits = {});
     // Parses bytes the caller keeps alive for the File's lifetime (tests, fuzzing).
     static Expected<std::unique_ptr<File>> parse(const uint8_t* data, size_t size,
                                                  const ReadLimits& limits = {});
@@ -76,7 +77,7 @@ public:
     const std::vector<TensorInfo>& tensors() const { return tensors_; }
     const TensorInfo* find_tensor(std::string_view name) const;
 
-private:
+  private:
     File() = default;
     Status parse_all(const ReadLimits& limits);
 

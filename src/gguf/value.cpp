@@ -7,24 +7,39 @@ namespace cria::gguf {
 
 std::string_view value_type_name(ValueType type) {
     switch (type) {
-        case ValueType::kUint8: return "u8";
-        case ValueType::kInt8: return "i8";
-        case ValueType::kUint16: return "u16";
-        case ValueType::kInt16: return "i16";
-        case ValueType::kUint32: return "u32";
-        case ValueType::kInt32: return "i32";
-        case ValueType::kFloat32: return "f32";
-        case ValueType::kBool: return "bool";
-        case ValueType::kString: return "string";
-        case ValueType::kArray: return "array";
-        case ValueType::kUint64: return "u64";
-        case ValueType::kInt64: return "i64";
-        case ValueType::kFloat64: return "f64";
+        case ValueType::kUint8:
+            return "u8";
+        case ValueType::kInt8:
+            return "i8";
+        case ValueType::kUint16:
+            return "u16";
+        case ValueType::kInt16:
+            return "i16";
+        case ValueType::kUint32:
+            return "u32";
+        case ValueType::kInt32:
+            return "i32";
+        case ValueType::kFloat32:
+            return "f32";
+        case ValueType::kBool:
+            return "bool";
+        case ValueType::kString:
+            return "string";
+        case ValueType::kArray:
+            return "array";
+        case ValueType::kUint64:
+            return "u64";
+        case ValueType::kInt64:
+            return "i64";
+        case ValueType::kFloat64:
+            return "f64";
     }
     return "?";
 }
 
-bool is_valid_value_type(uint32_t id) { return id <= static_cast<uint32_t>(ValueType::kFloat64); }
+bool is_valid_value_type(uint32_t id) {
+    return id <= static_cast<uint32_t>(ValueType::kFloat64);
+}
 
 Value Value::array(ValueType element_type, Array items) {
     Value v(ValueType::kArray, std::move(items));
@@ -87,9 +102,13 @@ std::optional<bool> Value::as_bool() const {
     return std::nullopt;
 }
 
-const std::string* Value::as_string() const { return std::get_if<std::string>(&payload_); }
+const std::string* Value::as_string() const {
+    return std::get_if<std::string>(&payload_);
+}
 
-const Value::Array* Value::as_array() const { return std::get_if<Array>(&payload_); }
+const Value::Array* Value::as_array() const {
+    return std::get_if<Array>(&payload_);
+}
 
 std::string Value::to_display_string(size_t max_items) const {
     if (const auto* u = std::get_if<uint64_t>(&payload_)) return std::to_string(*u);

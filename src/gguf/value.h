@@ -31,7 +31,7 @@ std::string_view value_type_name(ValueType type);
 bool is_valid_value_type(uint32_t id);
 
 class Value {
-public:
+  public:
     using Array = std::vector<Value>;
 
     Value() = default;
@@ -72,7 +72,7 @@ public:
     // One-line rendering for display, arrays shortened to their first few items.
     std::string to_display_string(size_t max_items = 8) const;
 
-private:
+  private:
     template <typename T>
     Value(ValueType type, T payload) : type_(type), payload_(std::move(payload)) {}
 

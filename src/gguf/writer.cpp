@@ -28,18 +28,42 @@ void append_string(std::vector<uint8_t>& out, const std::string& s) {
 
 void append_value_payload(std::vector<uint8_t>& out, const Value& value) {
     switch (value.type()) {
-        case ValueType::kUint8: append_raw<uint8_t>(out, static_cast<uint8_t>(*value.as_u64())); break;
-        case ValueType::kInt8: append_raw<int8_t>(out, static_cast<int8_t>(*value.as_i64())); break;
-        case ValueType::kUint16: append_raw<uint16_t>(out, static_cast<uint16_t>(*value.as_u64())); break;
-        case ValueType::kInt16: append_raw<int16_t>(out, static_cast<int16_t>(*value.as_i64())); break;
-        case ValueType::kUint32: append_raw<uint32_t>(out, static_cast<uint32_t>(*value.as_u64())); break;
-        case ValueType::kInt32: append_raw<int32_t>(out, static_cast<int32_t>(*value.as_i64())); break;
-        case ValueType::kUint64: append_raw<uint64_t>(out, *value.as_u64()); break;
-        case ValueType::kInt64: append_raw<int64_t>(out, *value.as_i64()); break;
-        case ValueType::kFloat32: append_raw<float>(out, static_cast<float>(*value.as_f64())); break;
-        case ValueType::kFloat64: append_raw<double>(out, *value.as_f64()); break;
-        case ValueType::kBool: append_raw<uint8_t>(out, *value.as_bool() ? 1 : 0); break;
-        case ValueType::kString: append_string(out, *value.as_string()); break;
+        case ValueType::kUint8:
+            append_raw<uint8_t>(out, static_cast<uint8_t>(*value.as_u64()));
+            break;
+        case ValueType::kInt8:
+            append_raw<int8_t>(out, static_cast<int8_t>(*value.as_i64()));
+            break;
+        case ValueType::kUint16:
+            append_raw<uint16_t>(out, static_cast<uint16_t>(*value.as_u64()));
+            break;
+        case ValueType::kInt16:
+            append_raw<int16_t>(out, static_cast<int16_t>(*value.as_i64()));
+            break;
+        case ValueType::kUint32:
+            append_raw<uint32_t>(out, static_cast<uint32_t>(*value.as_u64()));
+            break;
+        case ValueType::kInt32:
+            append_raw<int32_t>(out, static_cast<int32_t>(*value.as_i64()));
+            break;
+        case ValueType::kUint64:
+            append_raw<uint64_t>(out, *value.as_u64());
+            break;
+        case ValueType::kInt64:
+            append_raw<int64_t>(out, *value.as_i64());
+            break;
+        case ValueType::kFloat32:
+            append_raw<float>(out, static_cast<float>(*value.as_f64()));
+            break;
+        case ValueType::kFloat64:
+            append_raw<double>(out, *value.as_f64());
+            break;
+        case ValueType::kBool:
+            append_raw<uint8_t>(out, *value.as_bool() ? 1 : 0);
+            break;
+        case ValueType::kString:
+            append_string(out, *value.as_string());
+            break;
         case ValueType::kArray: {
             const auto& items = *value.as_array();
             append_raw<uint32_t>(out, static_cast<uint32_t>(value.element_type()));
@@ -72,9 +96,11 @@ Status Writer::add_tensor(const std::string& name, TensorType type,
     }
     const TensorTypeInfo& info = tensor_type_info(type);
     if (dims[0] % info.block_size != 0) {
-        return invalid_argument("tensor '" + name + "' row length is not a multiple of the block size");
+        return invalid_argument("tensor '" + name +
+                                "' row length is not a multiple of the block size");
     }
-    const uint64_t expected = static_cast<uint64_t>(n_elements / info.block_size) * info.block_bytes;
+    const uint64_t expected =
+        static_cast<uint64_t>(n_elements / info.block_size) * info.block_bytes;
     if (bytes.size() != expected) {
         return invalid_argument("tensor '" + name + "' has " + std::to_string(bytes.size()) +
                                 " bytes, expected " + std::to_string(expected));

@@ -12,7 +12,7 @@
 namespace cria::gguf {
 
 class Writer {
-public:
+  public:
     explicit Writer(uint32_t alignment = 32) : alignment_(alignment) {}
 
     // Later values for the same key replace earlier ones, keeping the first position.
@@ -27,7 +27,7 @@ public:
     // Writes to a temporary file beside `path`, then renames, so a reader never sees half a file.
     Status write(const std::string& path) const;
 
-private:
+  private:
     struct PendingTensor {
         std::string name;
         TensorType type;

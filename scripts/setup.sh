@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what cria needs to build and test on Debian 12: compilers and libraries from Debian's
+# packages, and the JavaScript test clients from npm. Safe to run again; asks nothing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+    build-essential cmake ninja-build pkg-config git clang clang-format libclang-rt-14-dev
+    nlohmann-json3-dev libcpp-httplib-dev libcli11-dev libutf8proc-dev libssl-dev
+    libgtest-dev libgmock-dev libbenchmark-dev nodejs npm
+)
+
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]} > 0)); then
+    echo "setup: installing ${missing[*]}"
+    sudo_cmd=()
+    [[ $(id -u) -ne 0 ]] && sudo_cmd=(sudo)
+    export DEBIAN_FRONTEND=noninteractive
+    "${sudo_cmd[@]}" apt-get update -qq
+    "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# End-to-end test clients (the official openai and ollama npm packages).
+if [[ -f tests/e2e/package-lock.json ]]; then
+    if [[ ! -d tests/e2e/node_modules ]] || [[ tests/e2e/package-lock.json -nt tests/e2e/node_modules ]]; then
+        (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
+    fi
+fi
+echo "setup: done"
