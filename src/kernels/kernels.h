@@ -35,4 +35,17 @@ struct Matrix {
 void matmul(const Matrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool);
 void matmul(const Matrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool, Isa isa);
 
+// True when quantize_row can write the type (every type is_supported accepts).
+bool can_quantize(TensorType type);
+
+// Writes n floats (a multiple of the block size) as one row of `type` into dst (row_bytes(type,
+// n) bytes). Scales are chosen by plain round-to-nearest from each block's range: meant for
+// synthetic models, benchmarks and tests, not as a model converter. False if the type cannot be
+// written.
+bool quantize_row(TensorType type, const float* src, void* dst, int64_t n);
+
+// The ISA that matmul(w, ...) without an explicit ISA uses: selected_isa(), lowered to what the
+// kernels can use on this CPU (the AVX-512 kernels also need VNNI).
+Isa matmul_isa();
+
 }  // namespace cria::kernels

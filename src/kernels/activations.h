@@ -1,0 +1,88 @@
+// The formats that activations are converted to, once per matmul, before the dot products with
+// the weights. Integer formats (8-bit, like llama.cpp's Q8_0 / Q8_K) let quantized weights be
+// multiplied with integer instructions; the float formats serve the float weight types.
+//
+// One converted row (one token) is laid out as a structure of arrays so that each kernel can load
+// what it needs with aligned vector loads:
+//   kQ8Block32:  int8 q[n] | float d[n/32] | float dsum[n/32]      x[i] ~= d[i/32] * q[i];
+//                dsum[b] = d[b] * sum of block b's q (the offset term of Q4_1 / Q5_1 weights)
+//   kQ8Block256: int8 q[n] | float d[n/256] | int16 bsum[n/16]    x[i] ~= d[i/256] * q[i];
+//                bsum[g] = sum of the 16 q of group g (the min term of the K-quants)
+//   kF32:        float x[n]  (the activations as they are)
+//   kBf16:       uint16 x[n] (bf16, rounded to nearest even)
+// Each section starts at a 64-byte boundary and rows are 64-byte aligned.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "gguf/tensor_type.h"
+
+namespace cria::kernels {
+
+enum class ActFormat { kF32, kBf16, kQ8Block32, kQ8Block256 };
+
+inline constexpr size_t align64(size_t n) {
+    return (n + 63) & ~size_t{63};
+}
+
+// The activation format that the dot products with weights of `type` use.
+ActFormat act_format_for(gguf::TensorType type);
+
+// Offsets of the sections of one converted row of n elements.
+struct ActLayout {
+    size_t scale_offset = 0;  // float d[]
+    size_t sum_offset = 0;    // float dsum[] (kQ8Block32) or int16 bsum[] (kQ8Block256)
+    size_t row_bytes = 0;     // distance between token rows, a multiple of 64
+};
+
+inline ActLayout act_layout(ActFormat format, int64_t n) {
+    const size_t count = static_cast<size_t>(n);
+    ActLayout layout;
+    switch (format) {
+        case ActFormat::kF32:
+            layout.row_bytes = align64(count * sizeof(float));
+            break;
+        case ActFormat::kBf16:
+            layout.row_bytes = align64(count * sizeof(uint16_t));
+            break;
+        case ActFormat::kQ8Block32:
+            layout.scale_offset = align64(count);
+            layout.sum_offset = layout.scale_offset + align64(count / 32 * sizeof(float));
+            layout.row_bytes = layout.sum_offset + align64(count / 32 * sizeof(float));
+            break;
+        case ActFormat::kQ8Block256:
+            layout.scale_offset = align64(count);
+            layout.sum_offset = layout.scale_offset + align64(count / 256 * sizeof(float));
+            layout.row_bytes = layout.sum_offset + align64(count / 16 * sizeof(int16_t));
+            break;
+    }
+    return layout;
+}
+
+// Read-only views of one converted kQ8Block32 / kQ8Block256 row.
+struct ActQ8Block32 {
+    const int8_t* q;
+    const float* d;
+    const float* dsum;
+};
+struct ActQ8Block256 {
+    const int8_t* q;
+    const float* d;
+    const int16_t* bsum;
+};
+
+inline ActQ8Block32 view_q8_block32(const uint8_t* row, int64_t n) {
+    const ActLayout layout = act_layout(ActFormat::kQ8Block32, n);
+    return {reinterpret_cast<const int8_t*>(row),
+            reinterpret_cast<const float*>(row + layout.scale_offset),
+            reinterpret_cast<const float*>(row + layout.sum_offset)};
+}
+inline ActQ8Block256 view_q8_block256(const uint8_t* row, int64_t n) {
+    const ActLayout layout = act_layout(ActFormat::kQ8Block256, n);
+    return {reinterpret_cast<const int8_t*>(row),
+            reinterpret_cast<const float*>(row + layout.scale_offset),
+            reinterpret_cast<const int16_t*>(row + layout.sum_offset)};
+}
+
+}  // namespace cria::kernels

@@ -1,0 +1,316 @@
+// AVX-512 (F, BW, VL, DQ) versions of the decoder's f32 operations. Compiled with AVX-512 flags
+// for this file only; called only when the CPU has those features (ops.cpp checks).
+#include <immintrin.h>
+
+#include <cmath>
+
+#include "kernels/kernels.h"
+#include "kernels/ops_table.h"
+
+namespace cria::kernels {
+namespace {
+
+constexpr int kLanes = 16;
+
+__mmask16 tail_mask(int64_t remaining) {
+    return remaining >= kLanes ? static_cast<__mmask16>(0xFFFF)
+                               : static_cast<__mmask16>((1u << remaining) - 1u);
+}
+
+// e^x with a degree-6 polynomial on [-ln2/2, ln2/2] after range reduction; relative error about
+// 2e-7 over the clamped range.
+inline __m512 exp_ps(__m512 x) {
+    x = _mm512_max_ps(_mm512_min_ps(x, _mm512_set1_ps(88.3762626647949f)),
+                      _mm512_set1_ps(-88.3762626647949f));
+    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    const __m512 r2 = _mm512_mul_ps(r, r);
+    const __m512 y = _mm512_add_ps(_mm512_fmadd_ps(p, r2, r), _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(y, n);
+}
+
+// tanh(x) = 1 - 2 / (e^2x + 1): saturates cleanly to +-1 for large |x|.
+inline __m512 tanh_ps(__m512 x) {
+    const __m512 e = exp_ps(_mm512_add_ps(x, x));
+    return _mm512_sub_ps(
+        _mm512_set1_ps(1.0f),
+        _mm512_div_ps(_mm512_set1_ps(2.0f), _mm512_add_ps(e, _mm512_set1_ps(1.0f))));
+}
+
+inline __m512 silu_ps(__m512 x) {
+    const __m512 e = exp_ps(_mm512_sub_ps(_mm512_setzero_ps(), x));
+    return _mm512_div_ps(x, _mm512_add_ps(_mm512_set1_ps(1.0f), e));
+}
+
+inline __m512 gelu_ps(__m512 x) {
+    const __m512 x2 = _mm512_mul_ps(x, x);
+    const __m512 inner =
+        _mm512_mul_ps(_mm512_mul_ps(x, _mm512_set1_ps(0.79788456080286535588f)),
+                      _mm512_fmadd_ps(x2, _mm512_set1_ps(0.044715f), _mm512_set1_ps(1.0f)));
+    const __m512 half_x = _mm512_mul_ps(x, _mm512_set1_ps(0.5f));
+    return _mm512_fmadd_ps(half_x, tanh_ps(inner), half_x);
+}
+
+void rms_norm_avx512(const float* x, const float* weight, float* y, int64_t n, float eps) {
+    __m512 sum0 = _mm512_setzero_ps();
+    __m512 sum1 = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 2 * kLanes <= n; i += 2 * kLanes) {
+        const __m512 a = _mm512_loadu_ps(x + i);
+        const __m512 b = _mm512_loadu_ps(x + i + kLanes);
+        sum0 = _mm512_fmadd_ps(a, a, sum0);
+        sum1 = _mm512_fmadd_ps(b, b, sum1);
+    }
+    for (; i < n; i += kLanes) {
+        const __m512 a = _mm512_maskz_loadu_ps(tail_mask(n - i), x + i);
+        sum0 = _mm512_fmadd_ps(a, a, sum0);
+    }
+    const float mean = _mm512_reduce_add_ps(_mm512_add_ps(sum0, sum1)) / static_cast<float>(n);
+    const __m512 inv = _mm512_set1_ps(1.0f / std::sqrt(mean + eps));
+    for (i = 0; i < n; i += kLanes) {
+        const __mmask16 m = tail_mask(n - i);
+        __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), inv);
+        if (weight != nullptr) v = _mm512_mul_ps(v, _mm512_maskz_loadu_ps(m, weight + i));
+        _mm512_mask_storeu_ps(y + i, m, v);
+    }
+}
+
+void rope_apply_avx512(float* x, int64_t n_heads, int64_t head_dim, int n_rot, RopeStyle style,
+                       const float* cos_sin) {
+    const int half = n_rot / 2;
+    if (style == RopeStyle::kNormal) {
+        // Pairs are neighbours, like the interleaved table: out = x * (c,c) + swap(x) * (-s,s).
+        const __m512 sign = _mm512_castsi512_ps(_mm512_set4_epi32(0, INT32_MIN, 0, INT32_MIN));
+        for (int64_t h = 0; h < n_heads; ++h) {
+            float* head = x + h * head_dim;
+            for (int i = 0; i < n_rot; i += kLanes) {
+                const __mmask16 m = tail_mask(n_rot - i);
+                const __m512 table = _mm512_maskz_loadu_ps(m, cos_sin + i);
+                const __m512 c = _mm512_moveldup_ps(table);
+                const __m512 s = _mm512_xor_ps(_mm512_movehdup_ps(table), sign);
+                const __m512 v = _mm512_maskz_loadu_ps(m, head + i);
+                const __m512 swapped = _mm512_permute_ps(v, 0xB1);
+                _mm512_mask_storeu_ps(head + i, m,
+                                      _mm512_fmadd_ps(v, c, _mm512_mul_ps(swapped, s)));
+            }
+        }
+        return;
+    }
+    const __m512i even =
+        _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+    for (int64_t h = 0; h < n_heads; ++h) {
+        float* head = x + h * head_dim;
+        for (int i = 0; i < half; i += kLanes) {
+            const __mmask16 m = tail_mask(half - i);
+            const __mmask16 m_lo = tail_mask(2 * (half - i));
+            const __mmask16 m_hi =
+                tail_mask(2 * (half - i) - kLanes > 0 ? 2 * (half - i) - kLanes : 0);
+            const __m512 t0 = _mm512_maskz_loadu_ps(m_lo, cos_sin + 2 * i);
+            const __m512 t1 = _mm512_maskz_loadu_ps(m_hi, cos_sin + 2 * i + kLanes);
+            const __m512 c = _mm512_permutex2var_ps(t0, even, t1);
+            const __m512 s = _mm512_permutex2var_ps(t0, odd, t1);
+            const __m512 x0 = _mm512_maskz_loadu_ps(m, head + i);
+            const __m512 x1 = _mm512_maskz_loadu_ps(m, head + i + half);
+            _mm512_mask_storeu_ps(head + i, m, _mm512_fmsub_ps(x0, c, _mm512_mul_ps(x1, s)));
+            _mm512_mask_storeu_ps(head + i + half, m, _mm512_fmadd_ps(x0, s, _mm512_mul_ps(x1, c)));
+        }
+    }
+}
+
+void swiglu_avx512(const float* gate, const float* up, float* out, int64_t n) {
+    for (int64_t i = 0; i < n; i += kLanes) {
+        const __mmask16 m = tail_mask(n - i);
+        const __m512 g = _mm512_maskz_loadu_ps(m, gate + i);
+        const __m512 u = _mm512_maskz_loadu_ps(m, up + i);
+        _mm512_mask_storeu_ps(out + i, m, _mm512_mul_ps(silu_ps(g), u));
+    }
+}
+
+void geglu_avx512(const float* gate, const float* up, float* out, int64_t n) {
+    for (int64_t i = 0; i < n; i += kLanes) {
+        const __mmask16 m = tail_mask(n - i);
+        const __m512 g = _mm512_maskz_loadu_ps(m, gate + i);
+        const __m512 u = _mm512_maskz_loadu_ps(m, up + i);
+        _mm512_mask_storeu_ps(out + i, m, _mm512_mul_ps(gelu_ps(g), u));
+    }
+}
+
+void silu_avx512(const float* x, float* y, int64_t n) {
+    for (int64_t i = 0; i < n; i += kLanes) {
+        const __mmask16 m = tail_mask(n - i);
+        _mm512_mask_storeu_ps(y + i, m, silu_ps(_mm512_maskz_loadu_ps(m, x + i)));
+    }
+}
+
+void gelu_avx512(const float* x, float* y, int64_t n) {
+    for (int64_t i = 0; i < n; i += kLanes) {
+        const __mmask16 m = tail_mask(n - i);
+        _mm512_mask_storeu_ps(y + i, m, gelu_ps(_mm512_maskz_loadu_ps(m, x + i)));
+    }
+}
+
+void softcap_avx512(float* x, int64_t n, float cap) {
+    const __m512 c = _mm512_set1_ps(cap);
+    const __m512 inv = _mm512_set1_ps(1.0f / cap);
+    for (int64_t i = 0; i < n; i += kLanes) {
+        const __mmask16 m = tail_mask(n - i);
+        const __m512 v = _mm512_maskz_loadu_ps(m, x + i);
+        _mm512_mask_storeu_ps(x + i, m, _mm512_mul_ps(c, tanh_ps(_mm512_mul_ps(v, inv))));
+    }
+}
+
+// Max of x, then x = e^(x - max); returns the sum (the caller normalizes).
+float exp_shifted_sum(float* x, int64_t n) {
+    __m512 max_v = _mm512_set1_ps(-INFINITY);
+    for (int64_t i = 0; i < n; i += kLanes) {
+        const __mmask16 m = tail_mask(n - i);
+        max_v = _mm512_mask_max_ps(max_v, m, max_v, _mm512_maskz_loadu_ps(m, x + i));
+    }
+    const __m512 max_b = _mm512_set1_ps(_mm512_reduce_max_ps(max_v));
+    __m512 sum = _mm512_setzero_ps();
+    for (int64_t i = 0; i < n; i += kLanes) {
+        const __mmask16 m = tail_mask(n - i);
+        const __m512 e = exp_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), max_b));
+        _mm512_mask_storeu_ps(x + i, m, e);
+        sum = _mm512_mask_add_ps(sum, m, sum, e);
+    }
+    return _mm512_reduce_add_ps(sum);
+}
+
+void scale_avx512(float* x, int64_t n, float s) {
+    const __m512 f = _mm512_set1_ps(s);
+    for (int64_t i = 0; i < n; i += kLanes) {
+        const __mmask16 m = tail_mask(n - i);
+        _mm512_mask_storeu_ps(x + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), f));
+    }
+}
+
+void softmax_avx512(float* x, int64_t n) {
+    if (n <= 0) return;
+    scale_avx512(x, n, 1.0f / exp_shifted_sum(x, n));
+}
+
+void add_avx512(const float* a, const float* b, float* y, int64_t n) {
+    for (int64_t i = 0; i < n; i += kLanes) {
+        const __mmask16 m = tail_mask(n - i);
+        _mm512_mask_storeu_ps(
+            y + i, m,
+            _mm512_add_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i)));
+    }
+}
+
+void fp32_to_fp16_avx512(const float* src, uint16_t* dst, int64_t n) {
+    for (int64_t i = 0; i < n; i += kLanes) {
+        const __mmask16 m = tail_mask(n - i);
+        const __m256i h = _mm512_cvtps_ph(_mm512_maskz_loadu_ps(m, src + i),
+                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        _mm256_mask_storeu_epi16(dst + i, m, h);
+    }
+}
+
+// The floats of one key or value head: a pointer into the cache for F32, else converted into
+// `buffer`.
+const float* head_as_f32(gguf::TensorType type, const uint8_t* row, int64_t first, int64_t n,
+                         float* buffer) {
+    switch (type) {
+        case gguf::TensorType::kF32:
+            return reinterpret_cast<const float*>(row) + first;
+        case gguf::TensorType::kF16: {
+            const uint16_t* h = reinterpret_cast<const uint16_t*>(row) + first;
+            for (int64_t d = 0; d < n; d += kLanes) {
+                const __mmask16 m = tail_mask(n - d);
+                _mm512_store_ps(buffer + d, _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, h + d)));
+            }
+            return buffer;
+        }
+        default:
+            dequantize_row(type, row + gguf::row_bytes(type, first), buffer, n);
+            return buffer;
+    }
+}
+
+inline float dot_f32(const float* a, const float* b, int64_t n) {
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t d = 0; d < n; d += kLanes) {
+        const __mmask16 m = tail_mask(n - d);
+        acc =
+            _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + d), _mm512_maskz_loadu_ps(m, b + d), acc);
+    }
+    return _mm512_reduce_add_ps(acc);
+}
+
+void attend_avx512(const AttentionShape& shape, const float* q, int64_t position, const KvSpan& kv,
+                   int kv_head, float* out, float* scratch) {
+    const int group = shape.n_head / shape.n_head_kv;
+    const int64_t first = attention_first_key(shape, position);
+    const int64_t n_keys = position - first + 1;
+    const size_t scores_stride = (static_cast<size_t>(n_keys) + 15) & ~size_t{15};
+    const int64_t hd_k = shape.head_dim_k;
+    const int64_t hd_v = shape.head_dim_v;
+    float* scores = scratch;  // [group][scores_stride]
+    float* row = scratch + static_cast<size_t>(group) * scores_stride;
+    const size_t head = static_cast<size_t>(hd_k > hd_v ? hd_k : hd_v);
+    float* acc = row + ((head + 15) & ~size_t{15});  // [group][round16(hd_v)]
+    const size_t acc_stride = (static_cast<size_t>(hd_v) + 15) & ~size_t{15};
+
+    for (int64_t j = 0; j < n_keys; ++j) {
+        const float* k =
+            head_as_f32(kv.type, kv.k + static_cast<size_t>(first + j) * kv.k_row_bytes,
+                        kv_head * hd_k, hd_k, row);
+        for (int g = 0; g < group; ++g) {
+            scores[static_cast<size_t>(g) * scores_stride + j] =
+                dot_f32(q + g * hd_k, k, hd_k) * shape.scale;
+        }
+    }
+    for (int g = 0; g < group; ++g) {
+        float* sg = scores + static_cast<size_t>(g) * scores_stride;
+        if (shape.softcap > 0.0f) softcap_avx512(sg, n_keys, shape.softcap);
+        // Normalize the probabilities now: n_keys multiplications instead of dividing at the end
+        // would be the same count for short heads, and this keeps the accumulation simple.
+        softmax_avx512(sg, n_keys);
+        float* ag = acc + static_cast<size_t>(g) * acc_stride;
+        for (int64_t d = 0; d < hd_v; d += kLanes) _mm512_store_ps(ag + d, _mm512_setzero_ps());
+    }
+    for (int64_t j = 0; j < n_keys; ++j) {
+        const float* v =
+            head_as_f32(kv.type, kv.v + static_cast<size_t>(first + j) * kv.v_row_bytes,
+                        kv_head * hd_v, hd_v, row);
+        for (int g = 0; g < group; ++g) {
+            const __m512 p = _mm512_set1_ps(scores[static_cast<size_t>(g) * scores_stride + j]);
+            float* ag = acc + static_cast<size_t>(g) * acc_stride;
+            for (int64_t d = 0; d < hd_v; d += kLanes) {
+                const __m512 vv = _mm512_maskz_loadu_ps(tail_mask(hd_v - d), v + d);
+                _mm512_store_ps(ag + d, _mm512_fmadd_ps(p, vv, _mm512_load_ps(ag + d)));
+            }
+        }
+    }
+    for (int g = 0; g < group; ++g) {
+        const float* ag = acc + static_cast<size_t>(g) * acc_stride;
+        float* og = out + g * hd_v;
+        for (int64_t d = 0; d < hd_v; d += kLanes) {
+            _mm512_mask_storeu_ps(og + d, tail_mask(hd_v - d), _mm512_load_ps(ag + d));
+        }
+    }
+}
+
+}  // namespace
+
+const OpsTable& ops_avx512() {
+    static const OpsTable table = {
+        rms_norm_avx512, rope_apply_avx512, swiglu_avx512,       geglu_avx512,
+        silu_avx512,     gelu_avx512,       softcap_avx512,      softmax_avx512,
+        add_avx512,      scale_avx512,      fp32_to_fp16_avx512, attend_avx512,
+    };
+    return table;
+}
+
+}  // namespace cria::kernels

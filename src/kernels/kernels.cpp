@@ -1,0 +1,166 @@
+// The matmul driver: converts the activations once per call into the format the weight type's
+// dot products consume, then splits the output rows over the thread pool. Kernels are chosen per
+// call from the requested ISA, falling back to the next lower ISA where a type has no
+// specialized version, so every ISA path is always complete.
+#include "kernels/kernels.h"
+
+#include <algorithm>
+#include <cassert>
+#include <memory>
+#include <new>
+
+#include "kernels/activations.h"
+#include "kernels/kernel_table.h"
+#include "kernels/ref/ref.h"
+
+namespace cria::kernels {
+namespace {
+
+Isa usable_isa(Isa wanted) {
+    if (wanted == Isa::kAvx512 && !avx512_kernels_usable()) wanted = Isa::kAvx2;
+    if (wanted == Isa::kAvx2 && !isa_supported(Isa::kAvx2)) wanted = Isa::kScalar;
+    return wanted;
+}
+
+GemmFn select_gemm(TensorType type, Isa isa) {
+    if (isa == Isa::kAvx512) {
+        if (type == TensorType::kBF16 && cpu_features().avx512bf16) {
+            if (GemmFn fn = gemm_avx512_bf16(type)) return fn;
+        }
+        if (GemmFn fn = gemm_avx512(type)) return fn;
+    }
+    if (isa == Isa::kAvx512 || isa == Isa::kAvx2) {
+        if (GemmFn fn = gemm_avx2(type)) return fn;
+    }
+    return gemm_ref(type);
+}
+
+void convert_row(ActFormat format, Isa isa, const float* x, uint8_t* dst, int64_t n) {
+    ConvertActFn fn = nullptr;
+    if (isa == Isa::kAvx512) fn = convert_act_avx512(format);
+    if (fn == nullptr && (isa == Isa::kAvx512 || isa == Isa::kAvx2)) fn = convert_act_avx2(format);
+    if (fn != nullptr) {
+        fn(format, x, dst, n);
+    } else {
+        convert_act_ref(format, x, dst, n);
+    }
+}
+
+struct AlignedDelete {
+    void operator()(uint8_t* p) const { ::operator delete[](p, std::align_val_t{64}); }
+};
+using AlignedBytes = std::unique_ptr<uint8_t[], AlignedDelete>;
+
+AlignedBytes allocate_aligned(size_t bytes) {
+    return AlignedBytes(static_cast<uint8_t*>(::operator new[](bytes, std::align_val_t{64})));
+}
+
+// Rows per work unit: a multiple of the kernels' row tile (4) and large enough that a unit is
+// worth a thread hand-off, but small enough that both threads get work on narrow matrices.
+size_t row_grain(int64_t n_out, int64_t n_tokens) {
+    (void)n_tokens;
+    if (n_out >= 1024) return 16;
+    return 4;
+}
+
+}  // namespace
+
+// The AVX-512 kernels use VNNI throughout, so they need it in addition to isa_supported().
+bool avx512_kernels_usable() {
+    return isa_supported(Isa::kAvx512) && cpu_features().avx512vnni;
+}
+
+bool is_supported(TensorType type) {
+    switch (type) {
+        case TensorType::kF32:
+        case TensorType::kF16:
+        case TensorType::kBF16:
+        case TensorType::kQ8_0:
+        case TensorType::kQ4_0:
+        case TensorType::kQ4_1:
+        case TensorType::kQ5_0:
+        case TensorType::kQ5_1:
+        case TensorType::kQ2_K:
+        case TensorType::kQ3_K:
+        case TensorType::kQ4_K:
+        case TensorType::kQ5_K:
+        case TensorType::kQ6_K:
+        case TensorType::kIQ4_NL:
+        case TensorType::kIQ4_XS:
+            return true;
+        default:
+            return false;
+    }
+}
+
+void dequantize_row(TensorType type, const void* src, float* dst, int64_t n) {
+    assert(is_supported(type));
+    ref::dequantize_row(type, src, dst, n);
+}
+
+bool can_quantize(TensorType type) {
+    return ref::can_quantize(type);
+}
+
+bool quantize_row(TensorType type, const float* src, void* dst, int64_t n) {
+    return ref::quantize_row(type, src, dst, n);
+}
+
+Isa matmul_isa() {
+    return usable_isa(selected_isa());
+}
+
+void matmul(const Matrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool) {
+    matmul(w, x, n_tokens, y, pool, selected_isa());
+}
+
+void matmul(const Matrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool,
+            Isa isa) {
+    assert(is_supported(w.type));
+    assert(w.n_in % gguf::tensor_type_info(w.type).block_size == 0);
+    assert(w.row_bytes >= gguf::row_bytes(w.type, w.n_in));
+    if (n_tokens <= 0 || w.n_out <= 0) return;
+    isa = usable_isa(isa);
+
+    GemmArgs args;
+    args.type = w.type;
+    args.w = static_cast<const uint8_t*>(w.data);
+    args.w_row_bytes = w.row_bytes;
+    args.n_in = w.n_in;
+    args.n_tokens = n_tokens;
+    args.y = y;
+    args.y_stride = w.n_out;
+
+    const ActFormat format = act_format_for(w.type);
+    AlignedBytes converted;
+    if (format == ActFormat::kF32) {
+        // The activations are already in the format: use them in place.
+        args.act = reinterpret_cast<const uint8_t*>(x);
+        args.act_row_bytes = static_cast<size_t>(w.n_in) * sizeof(float);
+    } else {
+        const size_t act_row_bytes = act_layout(format, w.n_in).row_bytes;
+        converted = allocate_aligned(act_row_bytes * static_cast<size_t>(n_tokens));
+        uint8_t* act = converted.get();
+        auto convert_range = [&](size_t begin, size_t end, int) {
+            for (size_t t = begin; t < end; ++t) {
+                convert_row(format, isa, x + t * static_cast<size_t>(w.n_in),
+                            act + t * act_row_bytes, w.n_in);
+            }
+        };
+        if (n_tokens >= 4) {
+            pool.parallel_for(static_cast<size_t>(n_tokens), 1, convert_range);
+        } else {
+            convert_range(0, static_cast<size_t>(n_tokens), 0);
+        }
+        args.act = act;
+        args.act_row_bytes = act_row_bytes;
+    }
+
+    const GemmFn gemm = select_gemm(w.type, isa);
+    pool.parallel_for(static_cast<size_t>(w.n_out), row_grain(w.n_out, n_tokens),
+                      [&](size_t begin, size_t end, int) {
+                          gemm(args, static_cast<int64_t>(begin), static_cast<int64_t>(end));
+                      });
+}
+
+}  // namespace cria::kernels

@@ -1,0 +1,55 @@
+// Internal interface between the op entry points (ops.cpp) and their per-ISA implementations:
+// one table of function pointers per ISA. Every entry is filled; an ISA file may point an entry
+// at the reference when vectorizing it would not pay.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/ops.h"
+
+namespace cria::kernels {
+
+struct OpsTable {
+    void (*rms_norm)(const float* x, const float* weight, float* y, int64_t n, float eps);
+    void (*rope_apply)(float* x, int64_t n_heads, int64_t head_dim, int n_rot, RopeStyle style,
+                       const float* cos_sin);
+    void (*swiglu)(const float* gate, const float* up, float* out, int64_t n);
+    void (*geglu)(const float* gate, const float* up, float* out, int64_t n);
+    void (*silu)(const float* x, float* y, int64_t n);
+    void (*gelu)(const float* x, float* y, int64_t n);
+    void (*softcap)(float* x, int64_t n, float cap);
+    void (*softmax)(float* x, int64_t n);
+    void (*add)(const float* a, const float* b, float* y, int64_t n);
+    void (*scale)(float* x, int64_t n, float s);
+    void (*fp32_to_fp16)(const float* src, uint16_t* dst, int64_t n);
+    // Attention of the `group` = n_head / n_head_kv query heads that share key/value head
+    // kv_head, for one query at `position`. q: [group][head_dim_k], out: [group][head_dim_v].
+    // scratch holds attention_scratch_floats(shape, position + 1) floats, 64-byte aligned.
+    void (*attend)(const AttentionShape& shape, const float* q, int64_t position, const KvSpan& kv,
+                   int kv_head, float* out, float* scratch);
+};
+
+const OpsTable& ops_ref();
+const OpsTable& ops_avx2();
+const OpsTable& ops_avx512();  // call only when isa_supported(Isa::kAvx512)
+
+// The first key position a query at `position` sees.
+inline int64_t attention_first_key(const AttentionShape& shape, int64_t position) {
+    if (shape.window <= 0) return 0;
+    const int64_t first = position - shape.window + 1;
+    return first > 0 ? first : 0;
+}
+
+// Floats of scratch one attend() call needs for a query that sees up to n_keys keys: the scores
+// of each head of the group, one converted key/value head, and the group's accumulators, each
+// section rounded up to 16 floats (64 bytes).
+inline size_t attention_scratch_floats(const AttentionShape& shape, int64_t n_keys) {
+    auto round16 = [](size_t n) { return (n + 15) & ~size_t{15}; };
+    const size_t group = static_cast<size_t>(shape.n_head / shape.n_head_kv);
+    const size_t head = static_cast<size_t>(shape.head_dim_k > shape.head_dim_v ? shape.head_dim_k
+                                                                                : shape.head_dim_v);
+    return group * round16(static_cast<size_t>(n_keys)) + round16(head) +
+           group * round16(static_cast<size_t>(shape.head_dim_v));
+}
+
+}  // namespace cria::kernels

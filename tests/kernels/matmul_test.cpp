@@ -1,0 +1,177 @@
+// matmul through the public API: the scalar path against a float64 product of the dequantized
+// weights, and every optimized ISA path against the scalar path on odd shapes.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "kernels/activations.h"
+#include "kernels/kernel_table.h"
+#include "kernels/kernels.h"
+#include "test_data.h"
+
+namespace cria::kernels {
+namespace {
+
+using test::all_types;
+using test::random_floats;
+using test::random_weights;
+
+std::string type_name(TensorType type) {
+    return std::string(gguf::tensor_type_name(type));
+}
+
+std::vector<float> dequantize_matrix(TensorType type, const std::vector<uint8_t>& bytes,
+                                     int64_t n_out, int64_t n_in) {
+    std::vector<float> out(static_cast<size_t>(n_out * n_in));
+    const size_t row_size = gguf::row_bytes(type, n_in);
+    for (int64_t r = 0; r < n_out; ++r) {
+        dequantize_row(type, bytes.data() + r * row_size, out.data() + r * n_in, n_in);
+    }
+    return out;
+}
+
+Matrix make_matrix(TensorType type, const std::vector<uint8_t>& bytes, int64_t n_out,
+                   int64_t n_in) {
+    Matrix w;
+    w.type = type;
+    w.data = bytes.data();
+    w.n_in = n_in;
+    w.n_out = n_out;
+    w.row_bytes = gguf::row_bytes(type, n_in);
+    return w;
+}
+
+// NMSE of the scalar path against the exact product: what activation rounding costs.
+double max_nmse_vs_exact(TensorType type) {
+    switch (type) {
+        case TensorType::kF32:
+        case TensorType::kF16:
+            return 1e-10;
+        case TensorType::kBF16:
+            return 3e-5;
+        default:
+            return 2e-4;
+    }
+}
+
+TEST(Matmul, ScalarMatchesExactProductOfDequantizedWeights) {
+    ThreadPool pool(2);
+    const int64_t n_out = 19, n_tokens = 3;
+    for (TensorType type : all_types()) {
+        SCOPED_TRACE(type_name(type));
+        const int64_t n_in = 512;
+        const auto bytes = random_weights(type, n_out, n_in, 21);
+        const auto x = random_floats(static_cast<size_t>(n_tokens * n_in), 22);
+        const auto wd = dequantize_matrix(type, bytes, n_out, n_in);
+        std::vector<float> y(static_cast<size_t>(n_tokens * n_out));
+        matmul(make_matrix(type, bytes, n_out, n_in), x.data(), n_tokens, y.data(), pool,
+               Isa::kScalar);
+        double err = 0.0, norm = 0.0;
+        for (int64_t t = 0; t < n_tokens; ++t) {
+            for (int64_t o = 0; o < n_out; ++o) {
+                double want = 0.0;
+                for (int64_t i = 0; i < n_in; ++i)
+                    want += double(wd[o * n_in + i]) * x[t * n_in + i];
+                const double diff = y[t * n_out + o] - want;
+                err += diff * diff;
+                norm += want * want;
+            }
+        }
+        EXPECT_LE(err / norm, max_nmse_vs_exact(type));
+        EXPECT_GT(norm, 0.0);
+    }
+}
+
+struct Shape {
+    int64_t n_out;
+    int64_t n_in_blocks;  // in units of the type's block (32 or 256 elements; 32 for floats)
+};
+
+// Every ISA path against the scalar one, per element, with a tolerance for the order of float
+// additions relative to sum |w * x| (the size of the rounding errors any order can make).
+TEST(Matmul, EveryIsaMatchesScalar) {
+    ThreadPool pool2(2), pool3(3), pool1(1);
+    const Shape shapes[] = {{1, 1}, {3, 1}, {17, 11}, {67, 3}, {130, 2}};
+    const int64_t token_counts[] = {1, 2, 3, 7, 33};
+    for (Isa isa : {Isa::kAvx2, Isa::kAvx512}) {
+        if (!isa_supported(isa)) {
+            std::printf("  %s not supported by this CPU: skipped\n", isa_name(isa));
+            continue;
+        }
+        for (TensorType type : all_types()) {
+            const int64_t block = std::max<int64_t>(32, gguf::tensor_type_info(type).block_size);
+            uint32_t seed = 100;
+            for (const Shape& shape : shapes) {
+                const int64_t n_in = block * shape.n_in_blocks;
+                const auto bytes = random_weights(type, shape.n_out, n_in, ++seed);
+                const auto wd = dequantize_matrix(type, bytes, shape.n_out, n_in);
+                const Matrix w = make_matrix(type, bytes, shape.n_out, n_in);
+                for (int64_t n_tokens : token_counts) {
+                    SCOPED_TRACE(type_name(type) + " " + isa_name(isa) + " n_out " +
+                                 std::to_string(shape.n_out) + " n_in " + std::to_string(n_in) +
+                                 " tokens " + std::to_string(n_tokens));
+                    const auto x = random_floats(static_cast<size_t>(n_tokens * n_in), ++seed);
+                    std::vector<float> want(static_cast<size_t>(n_tokens * shape.n_out));
+                    std::vector<float> got(want.size(), NAN);
+                    matmul(w, x.data(), n_tokens, want.data(), pool1, Isa::kScalar);
+                    ThreadPool& pool = n_tokens % 2 == 0 ? pool3 : pool2;
+                    matmul(w, x.data(), n_tokens, got.data(), pool, isa);
+                    for (int64_t t = 0; t < n_tokens; ++t) {
+                        for (int64_t o = 0; o < shape.n_out; ++o) {
+                            double magnitude = 0.0;
+                            for (int64_t i = 0; i < n_in; ++i) {
+                                magnitude += std::fabs(double(wd[o * n_in + i]) * x[t * n_in + i]);
+                            }
+                            const size_t k = static_cast<size_t>(t * shape.n_out + o);
+                            ASSERT_NEAR(got[k], want[k], 2e-6 * magnitude + 1e-30)
+                                << "token " << t << " row " << o;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+// The vectorized activation converters must produce exactly the reference's bytes: the integer
+// kernels rely on identical codes and block sums.
+TEST(Matmul, ActivationConvertersMatchReferenceBitForBit) {
+    for (Isa isa : {Isa::kAvx2, Isa::kAvx512}) {
+        if (isa == Isa::kAvx2 && !isa_supported(Isa::kAvx2)) continue;
+        if (isa == Isa::kAvx512 && !avx512_kernels_usable()) continue;
+        for (ActFormat format : {ActFormat::kBf16, ActFormat::kQ8Block32, ActFormat::kQ8Block256}) {
+            const ConvertActFn fn =
+                isa == Isa::kAvx2 ? convert_act_avx2(format) : convert_act_avx512(format);
+            if (fn == nullptr) continue;
+            for (int64_t n : {256, 512, 4096}) {
+                SCOPED_TRACE(std::string(isa_name(isa)) + " format " +
+                             std::to_string(static_cast<int>(format)) + " n " + std::to_string(n));
+                auto x = random_floats(static_cast<size_t>(n), static_cast<uint32_t>(n), 3.0f);
+                x[5] = 0.0f;
+                for (int i = 32; i < 64; ++i) x[i] = 0.0f;  // an all-zero block
+                x[70] = 1e-30f;
+                x[100] = -1e6f;
+                const ActLayout layout = act_layout(format, n);
+                std::vector<uint8_t> want(layout.row_bytes, 0), got(layout.row_bytes, 0);
+                convert_act_ref(format, x.data(), want.data(), n);
+                fn(format, x.data(), got.data(), n);
+                ASSERT_EQ(0, std::memcmp(want.data(), got.data(), layout.row_bytes));
+            }
+        }
+    }
+}
+
+TEST(Matmul, ZeroTokensAndRowsAreNoOps) {
+    ThreadPool pool(2);
+    const auto bytes = random_weights(TensorType::kQ4_0, 4, 64, 1);
+    const Matrix w = make_matrix(TensorType::kQ4_0, bytes, 4, 64);
+    std::vector<float> y(4, 7.0f);
+    matmul(w, nullptr, 0, y.data(), pool);
+    for (float v : y) EXPECT_EQ(v, 7.0f);
+}
+
+}  // namespace
+}  // namespace cria::kernels
