@@ -1,0 +1,230 @@
+#include "server/http.h"
+
+#include <dirent.h>
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <cstdlib>
+#include <exception>
+
+#include "core/log.h"
+
+namespace cria::server {
+
+Expected<HostPort> parse_host_port(std::string_view text) {
+    HostPort out;
+    out.host = kDefaultHost;
+    std::string_view rest = text;
+    for (std::string_view scheme : {"http://", "https://"}) {
+        if (rest.substr(0, scheme.size()) == scheme) rest.remove_prefix(scheme.size());
+    }
+    while (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
+    if (rest.empty()) return out;
+
+    std::string_view host = rest;
+    std::string_view port;
+    if (rest.front() == '[') {
+        const size_t close = rest.find(']');
+        if (close == std::string_view::npos) {
+            return invalid_argument("address '" + std::string(text) + "' has an unclosed '['");
+        }
+        host = rest.substr(1, close - 1);
+        std::string_view after = rest.substr(close + 1);
+        if (!after.empty()) {
+            if (after.front() != ':') {
+                return invalid_argument("address '" + std::string(text) +
+                                        "': expected ':' after ']'");
+            }
+            port = after.substr(1);
+        }
+    } else {
+        const size_t colon = rest.rfind(':');
+        if (colon != std::string_view::npos) {
+            if (rest.find(':') != colon) {
+                return invalid_argument("address '" + std::string(text) +
+                                        "': write IPv6 addresses as [addr]:port");
+            }
+            host = rest.substr(0, colon);
+            port = rest.substr(colon + 1);
+        }
+    }
+    if (!host.empty()) out.host = std::string(host);
+    if (!port.empty()) {
+        if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string_view::npos) {
+            return invalid_argument("address '" + std::string(text) + "' has an invalid port");
+        }
+        const int value = std::atoi(std::string(port).c_str());
+        if (value > 65535) {
+            return invalid_argument("address '" + std::string(text) + "': port above 65535");
+        }
+        out.port = value;
+    }
+    return out;
+}
+
+void send_json(httplib::Response& res, int status, const nlohmann::json& body) {
+    res.status = status;
+    res.set_content(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+                    "application/json");
+}
+
+void send_error(httplib::Response& res, const ApiError& error) {
+    send_json(res, error.http_status, error_json(error));
+}
+
+HttpServer::HttpServer(const HttpOptions& options)
+    : options_(options), server_(std::make_unique<httplib::Server>()) {
+    const int threads = options_.worker_threads;
+    server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+    server_->set_payload_max_length(options_.max_body_bytes);
+    server_->set_read_timeout(options_.read_timeout_s, 0);
+    server_->set_write_timeout(options_.write_timeout_s, 0);
+    const uint64_t cap = options_.max_body_bytes;
+    // httplib answers some failures itself (no route, body over the cap, a bad request line)
+    // with an empty body; give those the same JSON error shape as everything else. Responses a
+    // handler already filled in are left alone.
+    using ErrorHandler = httplib::Server::HandlerWithResponse;
+    server_->set_error_handler(
+        ErrorHandler([cap](const httplib::Request& req, httplib::Response& res) {
+            if (!res.body.empty() || res.content_provider_ != nullptr) {
+                return httplib::Server::HandlerResponse::Unhandled;
+            }
+            if (res.status == 413) {
+                send_error(res, body_too_large(cap));
+            } else if (res.status == 404) {
+                ApiError error =
+                    invalid_request("Unknown request URL: " + req.method + " " + req.path + ".");
+                error.http_status = 404;
+                error.code = "unknown_url";
+                send_error(res, error);
+            } else if (res.status == 500) {
+                send_error(res, internal_fault("The server had an error processing the request."));
+            } else {
+                ApiError error = invalid_request("The request could not be read (HTTP " +
+                                                 std::to_string(res.status) + ").");
+                error.http_status = res.status;
+                send_error(res, error);
+            }
+            return httplib::Server::HandlerResponse::Handled;
+        }));
+    server_->set_exception_handler(
+        [](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+            std::string what = "unknown exception";
+            try {
+                if (ep) std::rethrow_exception(ep);
+            } catch (const std::exception& e) {
+                what = e.what();
+            } catch (...) {
+            }
+            CRIA_LOG_ERROR("internal error serving %s %s: %s", req.method.c_str(), req.path.c_str(),
+                           what.c_str());
+            send_error(res, internal_fault("The server had an error processing the request."));
+        });
+}
+
+HttpServer::~HttpServer() {
+    stop();
+}
+
+Expected<int> HttpServer::bind(const std::string& host, int port) {
+    if (port == 0) {
+        const int chosen = server_->bind_to_any_port(host);
+        if (chosen <= 0) return io_error("cannot listen on " + host + " (no free port)");
+        return chosen;
+    }
+    if (!server_->bind_to_port(host, port)) {
+        return io_error("cannot listen on " + host + ":" + std::to_string(port) +
+                        " (address in use or not available)");
+    }
+    return port;
+}
+
+Status HttpServer::serve() {
+    if (!server_->listen_after_bind()) return io_error("the listener stopped on an error");
+    return Status::ok();
+}
+
+void HttpServer::stop() {
+    if (server_->is_running()) server_->stop();
+}
+
+bool SseWriter::write(std::string_view frame) {
+    if (failed_) return false;
+    if (!sink_.is_writable() || !sink_.write(frame.data(), frame.size())) failed_ = true;
+    return !failed_;
+}
+
+void set_event_stream_headers(httplib::Response& res) {
+    res.set_header("Cache-Control", "no-cache");
+    res.set_header("X-Accel-Buffering", "no");
+}
+
+namespace {
+
+// The numeric host and port of a socket address, written as httplib writes them for Request.
+bool describe(const sockaddr_storage& address, socklen_t length, std::string* host, int* port) {
+    char host_buf[NI_MAXHOST];
+    char port_buf[NI_MAXSERV];
+    if (getnameinfo(reinterpret_cast<const sockaddr*>(&address), length, host_buf, sizeof(host_buf),
+                    port_buf, sizeof(port_buf), NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+        return false;
+    }
+    *host = host_buf;
+    *port = std::atoi(port_buf);
+    return true;
+}
+
+// httplib does not hand its handlers the connection's socket. A TCP connection is named
+// uniquely by its two endpoints, so the server's end is the one open descriptor whose local
+// end is the request's local address and whose peer is the request's remote address (a client
+// in this same process holds the mirror image, which does not match).
+int find_connection_socket(const httplib::Request& req) {
+    DIR* dir = opendir("/proc/self/fd");
+    if (dir == nullptr) return -1;
+    int found = -1;
+    while (dirent* entry = readdir(dir)) {
+        char* end = nullptr;
+        const long fd = std::strtol(entry->d_name, &end, 10);
+        if (end == entry->d_name || *end != '\0') continue;
+        sockaddr_storage address{};
+        socklen_t length = sizeof(address);
+        std::string host;
+        int port = -1;
+        if (getpeername(static_cast<int>(fd), reinterpret_cast<sockaddr*>(&address), &length) !=
+                0 ||
+            !describe(address, length, &host, &port) || port != req.remote_port ||
+            host != req.remote_addr) {
+            continue;
+        }
+        length = sizeof(address);
+        if (getsockname(static_cast<int>(fd), reinterpret_cast<sockaddr*>(&address), &length) !=
+                0 ||
+            !describe(address, length, &host, &port) || port != req.local_port ||
+            host != req.local_addr) {
+            continue;
+        }
+        found = static_cast<int>(fd);
+        break;
+    }
+    closedir(dir);
+    return found;
+}
+
+}  // namespace
+
+ClientConnection::ClientConnection(const httplib::Request& req) : fd_(find_connection_socket(req)) {
+    if (fd_ < 0) {
+        CRIA_LOG_DEBUG("cannot identify the socket of %s:%d; disconnects show only on writes",
+                       req.remote_addr.c_str(), req.remote_port);
+    }
+}
+
+bool ClientConnection::disconnected() const {
+    if (fd_ < 0) return false;
+    pollfd probe{fd_, POLLRDHUP, 0};
+    if (poll(&probe, 1, 0) <= 0) return false;
+    return (probe.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) != 0;
+}
+
+}  // namespace cria::server

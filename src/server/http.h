@@ -1,0 +1,95 @@
+// The HTTP layer under the API: a cpp-httplib listener with a body-size cap, JSON error bodies
+// for every failure httplib answers on its own (unknown path, oversized body, a throwing
+// handler), server-sent-event framing, and detection of clients that went away.
+#pragma once
+
+#include <httplib.h>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+
+#include "core/status.h"
+#include "server/api.h"
+
+namespace cria::server {
+
+inline constexpr int kDefaultPort = 11434;
+inline constexpr const char* kDefaultHost = "127.0.0.1";
+
+struct HostPort {
+    std::string host;
+    int port = kDefaultPort;
+};
+
+// Parses CRIA_HOST-style addresses: "host:port", "host", ":port", "[::1]:port", with an optional
+// "http://" prefix and trailing "/". Port 0 asks the system for a free port.
+Expected<HostPort> parse_host_port(std::string_view text);
+
+struct HttpOptions {
+    uint64_t max_body_bytes = 16ull << 20;  // chat requests are text: 16 MiB is generous
+    int worker_threads = 16;                // concurrent connections served (others wait)
+    int read_timeout_s = 30;
+    int write_timeout_s = 30;
+};
+
+class HttpServer {
+  public:
+    explicit HttpServer(const HttpOptions& options);
+    ~HttpServer();
+    HttpServer(const HttpServer&) = delete;
+    HttpServer& operator=(const HttpServer&) = delete;
+
+    // Routes are registered on the underlying server before bind().
+    httplib::Server& router() { return *server_; }
+
+    // Binds the listening socket; returns the port (the chosen one when `port` is 0).
+    Expected<int> bind(const std::string& host, int port);
+    // Serves until stop() is called from another thread or a signal handler's thread.
+    Status serve();
+    void stop();
+
+  private:
+    HttpOptions options_;
+    std::unique_ptr<httplib::Server> server_;
+};
+
+void send_json(httplib::Response& res, int status, const nlohmann::json& body);
+void send_error(httplib::Response& res, const ApiError& error);
+
+// Writes server-sent events into a chunked response. Every send reports whether the client
+// still takes data; after the first failure all later sends fail too.
+class SseWriter {
+  public:
+    explicit SseWriter(httplib::DataSink& sink) : sink_(sink) {}
+    bool send(const nlohmann::json& payload) { return write(sse_event(payload)); }
+    bool send_done() { return write(kSseDone); }
+    bool failed() const { return failed_; }
+
+  private:
+    bool write(std::string_view frame);
+    httplib::DataSink& sink_;
+    bool failed_ = false;
+};
+
+// Sets the headers of an event stream (no caching, no proxy buffering).
+void set_event_stream_headers(httplib::Response& res);
+
+// Tells whether the client behind a request has closed its connection, without reading from
+// it: the socket is found by the connection's addresses and polled for a hang-up.
+class ClientConnection {
+  public:
+    explicit ClientConnection(const httplib::Request& req);
+    // False when the socket could not be identified: generation then ends only on write errors.
+    bool watchable() const { return fd_ >= 0; }
+    bool disconnected() const;
+
+  private:
+    int fd_ = -1;
+};
+
+}  // namespace cria::server

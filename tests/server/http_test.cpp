@@ -1,0 +1,213 @@
+// The HTTP layer on a loopback port: address parsing, JSON bodies for the errors httplib answers
+// itself, the body cap, server-sent events, and noticing a client that hung up.
+#include "server/http.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+namespace cria::server {
+namespace {
+
+using nlohmann::json;
+
+TEST(HostPort, Forms) {
+    auto check = [](const char* text, const char* host, int port) {
+        auto parsed = parse_host_port(text);
+        ASSERT_TRUE(parsed.has_value()) << text << ": " << parsed.status().message();
+        EXPECT_EQ(parsed->host, host) << text;
+        EXPECT_EQ(parsed->port, port) << text;
+    };
+    check("", "127.0.0.1", 11434);
+    check("0.0.0.0", "0.0.0.0", 11434);
+    check("127.0.0.1:8080", "127.0.0.1", 8080);
+    check(":9000", "127.0.0.1", 9000);
+    check("http://localhost:1234/", "localhost", 1234);
+    check("[::1]:5000", "::1", 5000);
+    check("[::1]", "::1", 11434);
+    check("127.0.0.1:0", "127.0.0.1", 0);
+    for (const char* bad : {"host:port", "host:99999", "::1:80", "[::1", "[::1]x", "h:-1"}) {
+        EXPECT_FALSE(parse_host_port(bad).has_value()) << bad;
+    }
+}
+
+// A server on a free loopback port running on its own thread for the test's lifetime.
+class LoopbackServer {
+  public:
+    explicit LoopbackServer(HttpOptions options = {}) : http_(options) {}
+    ~LoopbackServer() {
+        http_.stop();
+        if (thread_.joinable()) thread_.join();
+    }
+    httplib::Server& router() { return http_.router(); }
+    int start() {
+        auto port = http_.bind("127.0.0.1", 0);
+        EXPECT_TRUE(port.has_value());
+        port_ = port.has_value() ? *port : 0;
+        thread_ = std::thread([this] { (void)http_.serve(); });
+        return port_;
+    }
+    httplib::Client client() const { return httplib::Client("127.0.0.1", port_); }
+
+  private:
+    HttpServer http_;
+    std::thread thread_;
+    int port_ = 0;
+};
+
+TEST(HttpServer, UnknownPathIsJson404) {
+    LoopbackServer server;
+    server.start();
+    auto res = server.client().Get("/no/such/path");
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 404);
+    json body = json::parse(res->body);
+    EXPECT_EQ(body["error"]["code"], "unknown_url");
+}
+
+TEST(HttpServer, HandlerErrorsAreKept) {
+    LoopbackServer server;
+    server.router().Get("/bad", [](const httplib::Request&, httplib::Response& res) {
+        send_error(res, invalid_request("nope", "field"));
+    });
+    server.start();
+    auto res = server.client().Get("/bad");
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 400);
+    EXPECT_EQ(json::parse(res->body)["error"]["param"], "field");
+}
+
+TEST(HttpServer, ThrowingHandlerGivesJson500) {
+    LoopbackServer server;
+    server.router().Get("/throw", [](const httplib::Request&, httplib::Response&) {
+        throw std::runtime_error("boom");
+    });
+    server.start();
+    auto res = server.client().Get("/throw");
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 500);
+    EXPECT_EQ(json::parse(res->body)["error"]["type"], "server_error");
+}
+
+TEST(HttpServer, BodyOverTheCapIs413) {
+    HttpOptions options;
+    options.max_body_bytes = 1024;
+    LoopbackServer server(options);
+    server.router().Post("/echo", [](const httplib::Request& req, httplib::Response& res) {
+        send_json(res, 200, json{{"bytes", req.body.size()}});
+    });
+    server.start();
+    auto small = server.client().Post("/echo", std::string(1000, 'x'), "application/json");
+    ASSERT_TRUE(small);
+    EXPECT_EQ(small->status, 200);
+    auto big = server.client().Post("/echo", std::string(4096, 'x'), "application/json");
+    ASSERT_TRUE(big);
+    EXPECT_EQ(big->status, 413);
+    EXPECT_EQ(json::parse(big->body)["error"]["code"], "request_too_large");
+}
+
+TEST(HttpServer, ServerSentEvents) {
+    LoopbackServer server;
+    server.router().Get("/events", [](const httplib::Request&, httplib::Response& res) {
+        set_event_stream_headers(res);
+        res.set_chunked_content_provider("text/event-stream", [](size_t, httplib::DataSink& sink) {
+            SseWriter writer(sink);
+            for (int i = 0; i < 3; ++i) writer.send({{"i", i}});
+            writer.send_done();
+            sink.done();
+            return true;
+        });
+    });
+    server.start();
+    auto res = server.client().Get("/events");
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 200);
+    EXPECT_EQ(res->get_header_value("Content-Type"), "text/event-stream");
+    EXPECT_EQ(res->body,
+              "data: {\"i\":0}\n\ndata: {\"i\":1}\n\ndata: {\"i\":2}\n\ndata: [DONE]\n\n");
+}
+
+// Sends a raw request over a socket and returns the socket without reading the answer.
+int send_raw_request(int port, const std::string& request) {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<uint16_t>(port));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+    EXPECT_EQ(write(fd, request.data(), request.size()), static_cast<ssize_t>(request.size()));
+    return fd;
+}
+
+TEST(ClientConnection, NoticesAHangUpWithoutWriting) {
+    std::atomic<bool> watchable{false};
+    std::atomic<bool> saw_disconnect{false};
+    std::atomic<bool> handler_started{false};
+    LoopbackServer server;
+    server.router().Get("/slow", [&](const httplib::Request& req, httplib::Response& res) {
+        ClientConnection connection(req);
+        watchable = connection.watchable();
+        handler_started = true;
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+        while (std::chrono::steady_clock::now() < deadline) {
+            if (connection.disconnected()) {
+                saw_disconnect = true;
+                break;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+        res.set_content("late", "text/plain");
+    });
+    const int port = server.start();
+    const int fd = send_raw_request(port, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
+    while (!handler_started) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    EXPECT_FALSE(saw_disconnect);  // still connected: no false alarm
+    close(fd);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+    while (!saw_disconnect && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    EXPECT_TRUE(watchable);
+    EXPECT_TRUE(saw_disconnect);
+}
+
+TEST(SseWriter, ReportsAClosedStream) {
+    std::atomic<int> sent_before_failure{-1};
+    std::atomic<bool> started{false};
+    LoopbackServer server;
+    server.router().Get("/endless", [&](const httplib::Request&, httplib::Response& res) {
+        res.set_chunked_content_provider("text/event-stream", [&](size_t, httplib::DataSink& sink) {
+            SseWriter writer(sink);
+            started = true;
+            for (int i = 0; i < 100000; ++i) {
+                if (!writer.send({{"i", i}, {"pad", std::string(512, 'x')}})) {
+                    sent_before_failure = i;
+                    return false;
+                }
+                std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            }
+            sink.done();
+            return true;
+        });
+    });
+    const int port = server.start();
+    const int fd = send_raw_request(port, "GET /endless HTTP/1.1\r\nHost: x\r\n\r\n");
+    while (!started) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    close(fd);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (sent_before_failure < 0 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    EXPECT_GE(sent_before_failure, 0);
+    EXPECT_LT(sent_before_failure, 5000);
+}
+
+}  // namespace
+}  // namespace cria::server
