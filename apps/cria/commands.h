@@ -8,5 +8,6 @@
 namespace cria::app {
 
 void add_show_command(CLI::App& root);
+void add_logits_command(CLI::App& root);
 
 }  // namespace cria::app

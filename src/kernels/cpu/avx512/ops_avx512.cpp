@@ -1,5 +1,10 @@
 // AVX-512 (F, BW, VL, DQ) versions of the decoder's f32 operations. Compiled with AVX-512 flags
 // for this file only; called only when the CPU has those features (ops.cpp checks).
+//
+// GCC 12 reports the deliberately undefined pass-through operands inside its own AVX-512
+// intrinsic headers as maybe-uninitialized once they are inlined (a known false positive).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
 
 #include <cmath>

@@ -1,0 +1,79 @@
+// The inference engine's session API: load a model once, create sequences (each with its own
+// key/value cache), and decode batches of tokens into logits. One Engine runs one forward pass
+// at a time on its thread pool; a scheduler serving many sequences calls decode() for each in
+// turn (or, later, for a batch of them).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "core/thread_pool.h"
+#include "kv/kv_cache.h"
+#include "model/decoder.h"
+#include "model/model.h"
+
+namespace cria::engine {
+
+using model::LogitsMode;
+
+struct EngineOptions {
+    int n_threads = 0;           // 0: one per hardware thread
+    int64_t context_length = 0;  // longest sequence served; 0: min(training context, 4096)
+    int64_t max_batch = 512;     // tokens per internal forward pass
+};
+
+struct SequenceOptions {
+    int64_t n_ctx = 0;                                  // positions; 0: the engine's context length
+    gguf::TensorType kv_type = gguf::TensorType::kF16;  // kF16, kF32 or kQ8_0
+};
+
+// One conversation's state: the positions decoded so far and their keys/values.
+class Sequence {
+  public:
+    int64_t n_past() const { return cache_->n_past(); }
+    int64_t n_ctx() const { return cache_->capacity(); }
+    const kv::KvCache& cache() const { return *cache_; }
+    // Forgets everything, or everything from position n on.
+    void reset() { cache_->clear(); }
+    Status truncate(int64_t n) { return cache_->truncate(n); }
+
+  private:
+    friend class Engine;
+    explicit Sequence(std::unique_ptr<kv::KvCache> cache) : cache_(std::move(cache)) {}
+    std::unique_ptr<kv::KvCache> cache_;
+};
+
+class Engine {
+  public:
+    static Expected<std::unique_ptr<Engine>> load(const std::string& path,
+                                                  const EngineOptions& options = {});
+    static Expected<std::unique_ptr<Engine>> create(std::unique_ptr<model::Model> model,
+                                                    const EngineOptions& options = {});
+
+    const model::Model& model() const { return *model_; }
+    int n_threads() const { return pool_->size(); }
+    int64_t context_length() const { return context_length_; }
+    int64_t n_vocab() const { return model_->hparams().n_vocab; }
+
+    Expected<std::unique_ptr<Sequence>> create_sequence(const SequenceOptions& options = {});
+
+    // Appends `tokens` to the sequence and computes their logits: n_tokens * n_vocab floats for
+    // kAll, n_vocab for kLast, none for kNone (logits is resized accordingly). On failure the
+    // sequence is left as it was.
+    Status decode(Sequence& sequence, std::span<const int32_t> tokens, LogitsMode mode,
+                  std::vector<float>& logits);
+
+  private:
+    Engine() = default;
+
+    std::unique_ptr<model::Model> model_;
+    std::unique_ptr<ThreadPool> pool_;
+    std::unique_ptr<model::Decoder> decoder_;
+    int64_t context_length_ = 0;
+};
+
+}  // namespace cria::engine

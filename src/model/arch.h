@@ -1,0 +1,61 @@
+// Architectures as data. One generic decoder runs every supported architecture; what differs
+// between them (which tensors exist, rope style, activation, norms, sliding windows, ...) is
+// described by an ArchSpec, one small file per architecture (arch_<name>.cpp), looked up by the
+// GGUF key general.architecture.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "kernels/ops.h"
+
+namespace cria::model {
+
+struct HParams;
+
+enum class Activation { kSilu, kGeluTanh };
+
+struct ArchSpec {
+    std::string_view name;
+    kernels::RopeStyle rope_style = kernels::RopeStyle::kNormal;
+    Activation activation = Activation::kSilu;
+
+    // Tensors.
+    bool fused_qkv = false;           // attn_qkv [n_embd -> q | k | v] instead of attn_q/k/v
+    bool fused_gate_up = false;       // ffn_up [n_embd -> gate | up], no ffn_gate
+    bool qkv_bias = false;            // attn_q/k/v.bias are required
+    bool optional_biases = false;     // attn_q/k/v/output.bias may be present
+    bool qk_norm = false;             // attn_q_norm / attn_k_norm [head_dim], RMS per head
+    bool post_norms = false;          // post_attention_norm and post_ffw_norm [n_embd]
+    bool rope_freqs = false;          // optional rope_freqs.weight [n_rot/2] (Llama 3.1 scaling)
+    bool longrope_factors = false;    // optional rope_factors_short/long.weight [n_rot/2]
+    bool output_always_tied = false;  // the output projection is always token_embd
+
+    // Computation.
+    bool scale_embeddings = false;      // token embeddings times sqrt(n_embd)
+    bool rope_dims_equal_head = false;  // rope.dimension_count must equal the head size
+
+    // Sliding-window attention: with swa_pattern n > 0, layer il uses the window when
+    // il % n < n - 1 (so every n-th layer is global). The window comes from
+    // <arch>.attention.sliding_window, or default_sliding_window when absent (0: required).
+    int swa_pattern = 0;
+    int64_t default_sliding_window = 0;
+    // Rope base of the windowed layers when <arch>.rope.freq_base_swa is absent (0: the same as
+    // the global layers); windowed layers then also ignore linear rope scaling.
+    float swa_rope_base = 0.0f;
+
+    // Soft-capping defaults when <arch>.attn_logit_softcapping / final_logit_softcapping are
+    // absent (0: none).
+    float default_attn_softcap = 0.0f;
+    float default_final_softcap = 0.0f;
+
+    // Architecture quirks applied after the generic keys are read (may be null).
+    void (*finish_hparams)(HParams& hparams) = nullptr;
+};
+
+// nullptr when the architecture is not supported.
+const ArchSpec* find_arch(std::string_view name);
+std::vector<std::string_view> supported_arch_names();
+
+}  // namespace cria::model

@@ -1,0 +1,15 @@
+// The architecture descriptions, one per arch_<name>.cpp, gathered by registry.cpp.
+#pragma once
+
+#include "model/arch.h"
+
+namespace cria::model {
+
+const ArchSpec& llama_arch();
+const ArchSpec& qwen2_arch();
+const ArchSpec& qwen3_arch();
+const ArchSpec& gemma2_arch();
+const ArchSpec& gemma3_arch();
+const ArchSpec& phi3_arch();
+
+}  // namespace cria::model

@@ -1,0 +1,308 @@
+#include "model/decoder.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace cria::model {
+namespace {
+
+kernels::RopeConfig rope_config(const Model& model, const HParams& hp, bool windowed,
+                                int64_t context_length) {
+    kernels::RopeConfig config;
+    config.n_rot = hp.n_rot;
+    config.freq_base = windowed ? hp.rope_freq_base_swa : hp.rope_freq_base;
+    config.freq_scale = windowed ? hp.rope_freq_scale_swa : hp.rope_freq_scale;
+    config.attn_factor = hp.rope_attn_factor;
+    config.n_ctx_orig = hp.n_ctx_orig;
+    if (hp.rope_scaling == RopeScaling::kYarn) {
+        config.ext_factor = hp.yarn_ext_factor;
+        config.beta_fast = hp.yarn_beta_fast;
+        config.beta_slow = hp.yarn_beta_slow;
+    }
+    if (model.rope_freqs() != nullptr) {
+        config.freq_factors = model.rope_freqs();
+    } else if (model.rope_factors_long() != nullptr) {
+        // LongRoPE: the long factors serve contexts beyond the original training length.
+        config.freq_factors =
+            context_length > hp.n_ctx_orig ? model.rope_factors_long() : model.rope_factors_short();
+    }
+    return config;
+}
+
+}  // namespace
+
+Decoder::Decoder(const Model& model, ThreadPool& pool, DecoderOptions options)
+    : model_(model),
+      hp_(model.hparams()),
+      pool_(pool),
+      isa_(selected_isa()),
+      max_batch_(std::max<int64_t>(1, options.max_batch)) {
+    const int64_t context = options.context_length > 0 ? options.context_length : hp_.n_ctx_train;
+    rope_global_.config = rope_config(model, hp_, false, context);
+    rope_window_.config = rope_config(model, hp_, true, context);
+    const auto rows = static_cast<size_t>(max_batch_);
+    rope_global_.cos_sin.resize(rows * static_cast<size_t>(hp_.n_rot));
+    if (hp_.sliding_window > 0) rope_window_.cos_sin.resize(rows * static_cast<size_t>(hp_.n_rot));
+
+    const auto width = [rows](int64_t n) { return rows * static_cast<size_t>(n); };
+    x_.resize(width(hp_.n_embd));
+    normed_.resize(width(hp_.n_embd));
+    if (model.arch().fused_qkv) qkv_.resize(width(hp_.n_q() + hp_.n_k() + hp_.n_v()));
+    q_.resize(width(hp_.n_q()));
+    k_.resize(width(hp_.n_k()));
+    v_.resize(width(hp_.n_v()));
+    attn_.resize(width(hp_.n_head * hp_.head_dim_v));
+    proj_.resize(width(hp_.n_embd));
+    gate_.resize(width(model.arch().fused_gate_up ? 2 * hp_.n_ff : hp_.n_ff));
+    up_.resize(width(hp_.n_ff));
+}
+
+template <typename Fn>
+void Decoder::for_rows(int64_t n_rows, Fn&& fn) {
+    if (n_rows == 1 || pool_.size() == 1) {
+        for (int64_t r = 0; r < n_rows; ++r) fn(r);
+        return;
+    }
+    pool_.parallel_for(static_cast<size_t>(n_rows), 1, [&](size_t begin, size_t end, int) {
+        for (size_t r = begin; r < end; ++r) fn(static_cast<int64_t>(r));
+    });
+}
+
+void Decoder::matmul(const kernels::Matrix& w, const float* x, int64_t n, float* y) {
+    kernels::matmul(w, x, n, y, pool_);
+}
+
+void Decoder::add_bias(float* y, const float* bias, int64_t n_rows, int64_t width) {
+    if (bias == nullptr) return;
+    for (int64_t r = 0; r < n_rows; ++r)
+        kernels::add(y + r * width, bias, y + r * width, width, isa_);
+}
+
+Status Decoder::forward(std::span<const int32_t> tokens, int64_t pos0, const KvCacheView& kv,
+                        LogitsMode mode, float* logits) {
+    const auto n_tokens = static_cast<int64_t>(tokens.size());
+    if (n_tokens == 0) {
+        if (mode == LogitsMode::kLast) return invalid_argument("no tokens to compute logits for");
+        return Status::ok();
+    }
+    if (mode != LogitsMode::kNone && logits == nullptr) {
+        return invalid_argument("no buffer for the logits");
+    }
+    for (int32_t token : tokens) {
+        if (token < 0 || token >= hp_.n_vocab) {
+            return out_of_range("token id " + std::to_string(token) +
+                                " is outside the vocabulary [0, " + std::to_string(hp_.n_vocab) +
+                                ")");
+        }
+    }
+    if (pos0 < 0 || pos0 + n_tokens > kv.capacity) {
+        return resource_exhausted("context full: " + std::to_string(pos0 + n_tokens) +
+                                  " positions needed, the cache holds " +
+                                  std::to_string(kv.capacity));
+    }
+    if (kv.layers == nullptr || kv.k_row_bytes != gguf::row_bytes(kv.type, hp_.n_k()) ||
+        kv.v_row_bytes != gguf::row_bytes(kv.type, hp_.n_v()) ||
+        !kernels::attention_supports(kv.type, static_cast<int>(hp_.head_dim_k),
+                                     static_cast<int>(hp_.head_dim_v))) {
+        return invalid_argument("the key/value cache does not fit this model");
+    }
+
+    for (int64_t done = 0; done < n_tokens; done += max_batch_) {
+        const int64_t n = std::min(max_batch_, n_tokens - done);
+        const bool last_chunk = done + n == n_tokens;
+        LogitsMode chunk_mode = mode;
+        float* chunk_logits = logits;
+        if (mode == LogitsMode::kAll) {
+            chunk_logits = logits + done * hp_.n_vocab;
+        } else if (mode == LogitsMode::kLast && !last_chunk) {
+            chunk_mode = LogitsMode::kNone;
+        }
+        forward_batch(tokens.data() + done, n, pos0 + done, kv, chunk_mode, chunk_logits);
+    }
+    return Status::ok();
+}
+
+void Decoder::forward_batch(const int32_t* tokens, int64_t n, int64_t pos0, const KvCacheView& kv,
+                            LogitsMode mode, float* logits) {
+    const int64_t n_embd = hp_.n_embd;
+    const kernels::Matrix& embd = model_.token_embd();
+    for_rows(n, [&](int64_t t) {
+        float* row = x_.data() + t * n_embd;
+        kernels::dequantize_row(embd.type,
+                                static_cast<const uint8_t*>(embd.data) +
+                                    static_cast<size_t>(tokens[t]) * embd.row_bytes,
+                                row, n_embd);
+        if (hp_.embedding_scale != 1.0f) kernels::scale(row, n_embd, hp_.embedding_scale, isa_);
+    });
+
+    for (int64_t t = 0; t < n; ++t) {
+        const auto offset = static_cast<size_t>(t * hp_.n_rot);
+        kernels::rope_angles(rope_global_.config, pos0 + t, rope_global_.cos_sin.data() + offset);
+        if (!rope_window_.cos_sin.empty()) {
+            kernels::rope_angles(rope_window_.config, pos0 + t,
+                                 rope_window_.cos_sin.data() + offset);
+        }
+    }
+
+    const std::vector<LayerWeights>& layers = model_.layers();
+    for (int64_t il = 0; il < hp_.n_layer; ++il) {
+        const LayerWeights& layer = layers[static_cast<size_t>(il)];
+        attention_block(layer, il, n, pos0, kv);
+        ffn_block(layer, n);
+    }
+
+    if (mode == LogitsMode::kNone) return;
+    const int64_t first = mode == LogitsMode::kLast ? n - 1 : 0;
+    const int64_t rows = n - first;
+    for_rows(rows, [&](int64_t r) {
+        kernels::rms_norm(x_.data() + (first + r) * n_embd, model_.output_norm(),
+                          normed_.data() + r * n_embd, 1, n_embd, hp_.rms_eps, isa_);
+    });
+    matmul(model_.output(), normed_.data(), rows, logits);
+    if (hp_.final_softcap > 0.0f) {
+        for_rows(rows, [&](int64_t r) {
+            kernels::softcap(logits + r * hp_.n_vocab, hp_.n_vocab, hp_.final_softcap, isa_);
+        });
+    }
+}
+
+void Decoder::attention_block(const LayerWeights& layer, int64_t il, int64_t n, int64_t pos0,
+                              const KvCacheView& kv) {
+    const int64_t n_embd = hp_.n_embd;
+    const int64_t n_q = hp_.n_q();
+    const int64_t n_k = hp_.n_k();
+    const int64_t n_v = hp_.n_v();
+    for_rows(n, [&](int64_t t) {
+        kernels::rms_norm(x_.data() + t * n_embd, layer.attn_norm, normed_.data() + t * n_embd, 1,
+                          n_embd, hp_.rms_eps, isa_);
+    });
+
+    if (layer.wqkv.data != nullptr) {
+        const int64_t width = n_q + n_k + n_v;
+        matmul(layer.wqkv, normed_.data(), n, qkv_.data());
+        for_rows(n, [&](int64_t t) {
+            const float* row = qkv_.data() + t * width;
+            std::memcpy(q_.data() + t * n_q, row, static_cast<size_t>(n_q) * sizeof(float));
+            std::memcpy(k_.data() + t * n_k, row + n_q, static_cast<size_t>(n_k) * sizeof(float));
+            std::memcpy(v_.data() + t * n_v, row + n_q + n_k,
+                        static_cast<size_t>(n_v) * sizeof(float));
+        });
+    } else {
+        matmul(layer.wq, normed_.data(), n, q_.data());
+        matmul(layer.wk, normed_.data(), n, k_.data());
+        matmul(layer.wv, normed_.data(), n, v_.data());
+    }
+    add_bias(q_.data(), layer.bq, n, n_q);
+    add_bias(k_.data(), layer.bk, n, n_k);
+    add_bias(v_.data(), layer.bv, n, n_v);
+
+    const bool windowed = hp_.layer_uses_window[static_cast<size_t>(il)] != 0;
+    const float* cos_sin = windowed ? rope_window_.cos_sin.data() : rope_global_.cos_sin.data();
+    const kernels::RopeStyle style = model_.arch().rope_style;
+    for_rows(n, [&](int64_t t) {
+        float* q = q_.data() + t * n_q;
+        float* k = k_.data() + t * n_k;
+        if (layer.q_norm != nullptr) {
+            kernels::rms_norm(q, layer.q_norm, q, hp_.n_head, hp_.head_dim_k, hp_.rms_eps, isa_);
+            kernels::rms_norm(k, layer.k_norm, k, hp_.n_head_kv, hp_.head_dim_k, hp_.rms_eps, isa_);
+        }
+        const float* angles = cos_sin + t * hp_.n_rot;
+        kernels::rope_apply(q, hp_.n_head, hp_.head_dim_k, hp_.n_rot, style, angles, isa_);
+        kernels::rope_apply(k, hp_.n_head_kv, hp_.head_dim_k, hp_.n_rot, style, angles, isa_);
+    });
+    store_kv(kv, il, n, pos0);
+
+    kernels::AttentionShape shape;
+    shape.n_head = static_cast<int>(hp_.n_head);
+    shape.n_head_kv = static_cast<int>(hp_.n_head_kv);
+    shape.head_dim_k = static_cast<int>(hp_.head_dim_k);
+    shape.head_dim_v = static_cast<int>(hp_.head_dim_v);
+    shape.scale = hp_.attention_scale;
+    shape.softcap = hp_.attn_softcap;
+    shape.window = windowed ? hp_.sliding_window : 0;
+    const KvLayerStorage& storage = kv.layers[il];
+    const kernels::KvSpan span{kv.type,        storage.k,      storage.v,
+                               kv.k_row_bytes, kv.v_row_bytes, pos0 + n};
+    kernels::attention(shape, q_.data(), n, pos0, span, attn_.data(), pool_, attention_scratch_,
+                       isa_);
+
+    matmul(layer.wo, attn_.data(), n, proj_.data());
+    add_bias(proj_.data(), layer.bo, n, n_embd);
+    for_rows(n, [&](int64_t t) {
+        float* out = proj_.data() + t * n_embd;
+        if (layer.post_attn_norm != nullptr) {
+            kernels::rms_norm(out, layer.post_attn_norm, out, 1, n_embd, hp_.rms_eps, isa_);
+        }
+        float* x = x_.data() + t * n_embd;
+        kernels::add(x, out, x, n_embd, isa_);
+    });
+}
+
+void Decoder::store_kv(const KvCacheView& kv, int64_t il, int64_t n, int64_t pos0) {
+    const KvLayerStorage& storage = kv.layers[il];
+    const int64_t n_k = hp_.n_k();
+    const int64_t n_v = hp_.n_v();
+    for_rows(n, [&](int64_t t) {
+        const auto position = static_cast<size_t>(pos0 + t);
+        uint8_t* k_row = storage.k + position * kv.k_row_bytes;
+        uint8_t* v_row = storage.v + position * kv.v_row_bytes;
+        const float* k = k_.data() + t * n_k;
+        const float* v = v_.data() + t * n_v;
+        switch (kv.type) {
+            case gguf::TensorType::kF32:
+                std::memcpy(k_row, k, static_cast<size_t>(n_k) * sizeof(float));
+                std::memcpy(v_row, v, static_cast<size_t>(n_v) * sizeof(float));
+                break;
+            case gguf::TensorType::kF16:
+                kernels::fp32_to_fp16_row(k, reinterpret_cast<uint16_t*>(k_row), n_k, isa_);
+                kernels::fp32_to_fp16_row(v, reinterpret_cast<uint16_t*>(v_row), n_v, isa_);
+                break;
+            default:
+                kernels::quantize_row(kv.type, k, k_row, n_k);
+                kernels::quantize_row(kv.type, v, v_row, n_v);
+                break;
+        }
+    });
+}
+
+void Decoder::ffn_block(const LayerWeights& layer, int64_t n) {
+    const int64_t n_embd = hp_.n_embd;
+    const int64_t n_ff = hp_.n_ff;
+    for_rows(n, [&](int64_t t) {
+        kernels::rms_norm(x_.data() + t * n_embd, layer.ffn_norm, normed_.data() + t * n_embd, 1,
+                          n_embd, hp_.rms_eps, isa_);
+    });
+    const bool gelu = model_.arch().activation == Activation::kGeluTanh;
+    auto activate = [&](const float* gate, const float* up, float* out) {
+        if (gelu) {
+            kernels::geglu(gate, up, out, n_ff, isa_);
+        } else {
+            kernels::swiglu(gate, up, out, n_ff, isa_);
+        }
+    };
+    if (layer.w_gate.data == nullptr) {
+        // Fused projection: each row is gate | up.
+        matmul(layer.w_up, normed_.data(), n, gate_.data());
+        for_rows(n, [&](int64_t t) {
+            const float* row = gate_.data() + t * 2 * n_ff;
+            activate(row, row + n_ff, up_.data() + t * n_ff);
+        });
+    } else {
+        matmul(layer.w_gate, normed_.data(), n, gate_.data());
+        matmul(layer.w_up, normed_.data(), n, up_.data());
+        for_rows(n, [&](int64_t t) {
+            activate(gate_.data() + t * n_ff, up_.data() + t * n_ff, up_.data() + t * n_ff);
+        });
+    }
+    matmul(layer.w_down, up_.data(), n, proj_.data());
+    for_rows(n, [&](int64_t t) {
+        float* out = proj_.data() + t * n_embd;
+        if (layer.post_ffn_norm != nullptr) {
+            kernels::rms_norm(out, layer.post_ffn_norm, out, 1, n_embd, hp_.rms_eps, isa_);
+        }
+        float* x = x_.data() + t * n_embd;
+        kernels::add(x, out, x, n_embd, isa_);
+    });
+}
+
+}  // namespace cria::model

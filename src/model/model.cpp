@@ -1,0 +1,241 @@
+#include "model/model.h"
+
+#include <set>
+#include <string_view>
+
+namespace cria::model {
+namespace {
+
+std::string shape_text(std::initializer_list<int64_t> dims) {
+    std::string s = "[";
+    bool first = true;
+    for (int64_t d : dims) {
+        if (!first) s += ", ";
+        s += std::to_string(d);
+        first = false;
+    }
+    return s + "]";
+}
+
+// Looks tensors up by name, checks each against the shape and types the architecture expects,
+// and remembers which were used so that leftovers can be reported.
+class TensorBinder {
+  public:
+    TensorBinder(const gguf::File& file, std::string_view arch) : file_(file), arch_(arch) {}
+
+    Expected<kernels::Matrix> matrix(const std::string& name, int64_t n_in, int64_t n_out) {
+        CRIA_ASSIGN_OR_RETURN(kernels::Matrix m, optional_matrix(name, n_in, n_out));
+        if (m.data == nullptr) return Status(missing(name));
+        return m;
+    }
+
+    // An empty Matrix (data == nullptr) when the tensor is absent.
+    Expected<kernels::Matrix> optional_matrix(const std::string& name, int64_t n_in,
+                                              int64_t n_out) {
+        const gguf::TensorInfo* info = file_.find_tensor(name);
+        if (info == nullptr) return kernels::Matrix{};
+        used_.insert(name);
+        if (info->n_dims != 2 || info->dims[0] != n_in || info->dims[1] != n_out) {
+            return Status(mismatch(*info, shape_text({n_in, n_out})));
+        }
+        if (!kernels::is_supported(info->type)) {
+            return Status(unsupported("tensor " + name + " has type " +
+                                      std::string(gguf::tensor_type_name(info->type)) +
+                                      ", which cria cannot compute"));
+        }
+        const auto& type_info = gguf::tensor_type_info(info->type);
+        if (n_in % type_info.block_size != 0) {
+            return Status(corrupt("tensor " + name + " rows of " + std::to_string(n_in) +
+                                  " elements are not whole blocks of " +
+                                  std::string(type_info.name)));
+        }
+        kernels::Matrix m;
+        m.type = info->type;
+        m.data = info->data;
+        m.n_in = n_in;
+        m.n_out = n_out;
+        m.row_bytes = gguf::row_bytes(info->type, n_in);
+        if (m.row_bytes * static_cast<uint64_t>(n_out) != info->n_bytes) {
+            return Status(corrupt("tensor " + name + " holds " + std::to_string(info->n_bytes) +
+                                  " bytes, expected " +
+                                  std::to_string(m.row_bytes * static_cast<uint64_t>(n_out))));
+        }
+        return m;
+    }
+
+    Expected<const float*> vector(const std::string& name, int64_t n) {
+        CRIA_ASSIGN_OR_RETURN(const float* v, optional_vector(name, n));
+        if (v == nullptr) return Status(missing(name));
+        return v;
+    }
+
+    Expected<const float*> optional_vector(const std::string& name, int64_t n) {
+        const gguf::TensorInfo* info = file_.find_tensor(name);
+        if (info == nullptr) return static_cast<const float*>(nullptr);
+        used_.insert(name);
+        if (info->n_dims != 1 || info->dims[0] != n)
+            return Status(mismatch(*info, shape_text({n})));
+        if (info->type != gguf::TensorType::kF32) {
+            return Status(unsupported("tensor " + name + " has type " +
+                                      std::string(gguf::tensor_type_name(info->type)) +
+                                      "; cria reads norm weights and biases only as F32"));
+        }
+        if (reinterpret_cast<uintptr_t>(info->data) % alignof(float) != 0) {
+            return Status(corrupt("tensor " + name + " data is not aligned for F32"));
+        }
+        return reinterpret_cast<const float*>(info->data);
+    }
+
+    // The first tensor of the file that no lookup asked for, if any.
+    Status check_all_used() const {
+        for (const gguf::TensorInfo& info : file_.tensors()) {
+            if (used_.count(info.name) == 0) {
+                return corrupt("tensor " + info.name + " is not part of a " + std::string(arch_) +
+                               " model");
+            }
+        }
+        return Status::ok();
+    }
+
+  private:
+    Status missing(const std::string& name) const {
+        return not_found("model lacks tensor " + name + ", required by " + std::string(arch_));
+    }
+    Status mismatch(const gguf::TensorInfo& info, const std::string& expected) const {
+        return corrupt("tensor " + info.name + " has shape " + info.shape_string() + ", expected " +
+                       expected + " for this " + std::string(arch_) + " model");
+    }
+
+    const gguf::File& file_;
+    std::string_view arch_;
+    std::set<std::string> used_;
+};
+
+std::string layer_tensor(int64_t il, const char* suffix) {
+    return "blk." + std::to_string(il) + "." + suffix;
+}
+
+}  // namespace
+
+Expected<std::unique_ptr<Model>> Model::load(const std::string& path) {
+    CRIA_ASSIGN_OR_RETURN(std::unique_ptr<gguf::File> file, gguf::File::open(path));
+    return from_file(std::move(file));
+}
+
+Expected<std::unique_ptr<Model>> Model::from_file(std::unique_ptr<gguf::File> file) {
+    const std::string arch_name = file->get_string("general.architecture");
+    if (arch_name.empty()) {
+        return Status(corrupt("model file has no general.architecture"));
+    }
+    const ArchSpec* arch = find_arch(arch_name);
+    if (arch == nullptr) {
+        std::string supported;
+        for (std::string_view name : supported_arch_names()) {
+            supported += supported.empty() ? "" : ", ";
+            supported += name;
+        }
+        return Status(unsupported("model architecture '" + arch_name +
+                                  "' is not supported (supported: " + supported + ")"));
+    }
+    std::unique_ptr<Model> model(new Model());
+    model->file_ = std::move(file);
+    model->arch_ = arch;
+    CRIA_ASSIGN_OR_RETURN(model->hparams_, read_hparams(*model->file_, *arch));
+    CRIA_RETURN_IF_ERROR(model->bind_weights());
+    return model;
+}
+
+Status Model::bind_weights() {
+    const HParams& hp = hparams_;
+    const ArchSpec& arch = *arch_;
+    TensorBinder bind(*file_, arch.name);
+
+    CRIA_ASSIGN_OR_RETURN(token_embd_, bind.matrix("token_embd.weight", hp.n_embd, hp.n_vocab));
+    CRIA_ASSIGN_OR_RETURN(output_norm_, bind.vector("output_norm.weight", hp.n_embd));
+    if (!arch.output_always_tied) {
+        CRIA_ASSIGN_OR_RETURN(output_,
+                              bind.optional_matrix("output.weight", hp.n_embd, hp.n_vocab));
+    }
+    if (output_.data == nullptr) output_ = token_embd_;  // tied embeddings
+
+    const int64_t half_rot = hp.n_rot / 2;
+    if (arch.rope_freqs) {
+        CRIA_ASSIGN_OR_RETURN(rope_freqs_, bind.optional_vector("rope_freqs.weight", half_rot));
+    }
+    if (arch.longrope_factors) {
+        CRIA_ASSIGN_OR_RETURN(rope_factors_short_,
+                              bind.optional_vector("rope_factors_short.weight", half_rot));
+        CRIA_ASSIGN_OR_RETURN(rope_factors_long_,
+                              bind.optional_vector("rope_factors_long.weight", half_rot));
+        if ((rope_factors_short_ == nullptr) != (rope_factors_long_ == nullptr)) {
+            return not_found("model has only one of rope_factors_short / rope_factors_long");
+        }
+    }
+
+    const int64_t n_q = hp.n_q();
+    const int64_t n_k = hp.n_k();
+    const int64_t n_v = hp.n_v();
+    layers_.resize(static_cast<size_t>(hp.n_layer));
+    for (int64_t il = 0; il < hp.n_layer; ++il) {
+        LayerWeights& l = layers_[static_cast<size_t>(il)];
+        auto name = [il](const char* suffix) { return layer_tensor(il, suffix); };
+
+        CRIA_ASSIGN_OR_RETURN(l.attn_norm, bind.vector(name("attn_norm.weight"), hp.n_embd));
+        if (arch.fused_qkv) {
+            CRIA_ASSIGN_OR_RETURN(l.wqkv,
+                                  bind.matrix(name("attn_qkv.weight"), hp.n_embd, n_q + n_k + n_v));
+        } else {
+            CRIA_ASSIGN_OR_RETURN(l.wq, bind.matrix(name("attn_q.weight"), hp.n_embd, n_q));
+            CRIA_ASSIGN_OR_RETURN(l.wk, bind.matrix(name("attn_k.weight"), hp.n_embd, n_k));
+            CRIA_ASSIGN_OR_RETURN(l.wv, bind.matrix(name("attn_v.weight"), hp.n_embd, n_v));
+        }
+        if (arch.qkv_bias) {
+            CRIA_ASSIGN_OR_RETURN(l.bq, bind.vector(name("attn_q.bias"), n_q));
+            CRIA_ASSIGN_OR_RETURN(l.bk, bind.vector(name("attn_k.bias"), n_k));
+            CRIA_ASSIGN_OR_RETURN(l.bv, bind.vector(name("attn_v.bias"), n_v));
+        } else if (arch.optional_biases) {
+            CRIA_ASSIGN_OR_RETURN(l.bq, bind.optional_vector(name("attn_q.bias"), n_q));
+            CRIA_ASSIGN_OR_RETURN(l.bk, bind.optional_vector(name("attn_k.bias"), n_k));
+            CRIA_ASSIGN_OR_RETURN(l.bv, bind.optional_vector(name("attn_v.bias"), n_v));
+            CRIA_ASSIGN_OR_RETURN(l.bo, bind.optional_vector(name("attn_output.bias"), hp.n_embd));
+        }
+        if (arch.qk_norm) {
+            CRIA_ASSIGN_OR_RETURN(l.q_norm, bind.vector(name("attn_q_norm.weight"), hp.head_dim_k));
+            CRIA_ASSIGN_OR_RETURN(l.k_norm, bind.vector(name("attn_k_norm.weight"), hp.head_dim_k));
+        }
+        CRIA_ASSIGN_OR_RETURN(
+            l.wo, bind.matrix(name("attn_output.weight"), hp.n_head * hp.head_dim_v, hp.n_embd));
+        if (arch.post_norms) {
+            CRIA_ASSIGN_OR_RETURN(l.post_attn_norm,
+                                  bind.vector(name("post_attention_norm.weight"), hp.n_embd));
+            CRIA_ASSIGN_OR_RETURN(l.post_ffn_norm,
+                                  bind.vector(name("post_ffw_norm.weight"), hp.n_embd));
+        }
+
+        CRIA_ASSIGN_OR_RETURN(l.ffn_norm, bind.vector(name("ffn_norm.weight"), hp.n_embd));
+        if (arch.fused_gate_up) {
+            CRIA_ASSIGN_OR_RETURN(l.w_up,
+                                  bind.matrix(name("ffn_up.weight"), hp.n_embd, 2 * hp.n_ff));
+        } else {
+            CRIA_ASSIGN_OR_RETURN(l.w_gate,
+                                  bind.matrix(name("ffn_gate.weight"), hp.n_embd, hp.n_ff));
+            CRIA_ASSIGN_OR_RETURN(l.w_up, bind.matrix(name("ffn_up.weight"), hp.n_embd, hp.n_ff));
+        }
+        CRIA_ASSIGN_OR_RETURN(l.w_down, bind.matrix(name("ffn_down.weight"), hp.n_ff, hp.n_embd));
+    }
+    CRIA_RETURN_IF_ERROR(bind.check_all_used());
+
+    tensor_bytes_ = 0;
+    for (const gguf::TensorInfo& info : file_->tensors()) tensor_bytes_ += info.n_bytes;
+    return Status::ok();
+}
+
+uint64_t Model::bytes_per_token() const {
+    const uint64_t embedding_table =
+        token_embd_.row_bytes * static_cast<uint64_t>(token_embd_.n_out);
+    // A tied table is read whole by the output projection; an untied one only a row per token.
+    return output_is_tied() ? tensor_bytes_
+                            : tensor_bytes_ - embedding_table + token_embd_.row_bytes;
+}
+
+}  // namespace cria::model
