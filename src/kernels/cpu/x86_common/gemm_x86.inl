@@ -86,7 +86,8 @@ struct Block32Kernel {
         for (int r = 0; r < R; ++r) w[r] = g.w + static_cast<size_t>(row0 + r) * g.w_row_bytes;
         ActQ8Block32 act[T];
         for (int t = 0; t < T; ++t) {
-            act[t] = view_q8_block32(g.act + static_cast<size_t>(tok0 + t) * g.act_row_bytes, g.n_in);
+            act[t] =
+                view_q8_block32(g.act + static_cast<size_t>(tok0 + t) * g.act_row_bytes, g.n_in);
         }
         __m256 acc[R][T];
         float offset_acc[R][T];
@@ -173,7 +174,9 @@ inline void unpack_q4k_scales(const uint8_t* packed, __m256i* scales, __m256i* m
 }
 
 // Shift count as a vector, for the variable-count shifts below (constant after unrolling).
-inline __m128i shift_count(int n) { return _mm_cvtsi32_si128(n); }
+inline __m128i shift_count(int n) {
+    return _mm_cvtsi32_si128(n);
+}
 
 struct Q2_KTraits {
     static constexpr int kBytes = 84;
@@ -205,12 +208,13 @@ struct Q3_KTraits {
         const uint64_t low_bytes = static_cast<uint64_t>(load_u32(packed)) |
                                    (static_cast<uint64_t>(load_u32(packed + 4)) << 32);
         const uint32_t high_bytes = load_u32(packed + 8);
-        const __m128i lows = _mm_set_epi64x(static_cast<int64_t>((low_bytes >> 4) & 0x0F0F0F0F0F0F0F0FULL),
-                                            static_cast<int64_t>(low_bytes & 0x0F0F0F0F0F0F0F0FULL));
+        const __m128i lows =
+            _mm_set_epi64x(static_cast<int64_t>((low_bytes >> 4) & 0x0F0F0F0F0F0F0F0FULL),
+                           static_cast<int64_t>(low_bytes & 0x0F0F0F0F0F0F0F0FULL));
         // Group j takes bits 2 (j / 4) of byte 8 + j % 4: dword k of `shifted` serves j = 4k..4k+3.
-        const __m128i shifted = _mm_setr_epi32(
-            static_cast<int>(high_bytes), static_cast<int>(high_bytes >> 2),
-            static_cast<int>(high_bytes >> 4), static_cast<int>(high_bytes >> 6));
+        const __m128i shifted =
+            _mm_setr_epi32(static_cast<int>(high_bytes), static_cast<int>(high_bytes >> 2),
+                           static_cast<int>(high_bytes >> 4), static_cast<int>(high_bytes >> 6));
         const __m128i highs = _mm_slli_epi16(_mm_and_si128(shifted, _mm_set1_epi8(3)), 4);
         const __m128i stored = _mm_or_si128(lows, highs);
         const __m256i scales =
@@ -223,8 +227,8 @@ struct Q3_KTraits {
     static __m256i codes(const uint8_t* b, int chunk) {
         const int half = chunk / 4, shift = chunk % 4;
         const __m256i q = load256(b + 32 + 32 * half);
-        const __m256i low = _mm256_and_si256(_mm256_srl_epi16(q, shift_count(2 * shift)),
-                                             _mm256_set1_epi8(3));
+        const __m256i low =
+            _mm256_and_si256(_mm256_srl_epi16(q, shift_count(2 * shift)), _mm256_set1_epi8(3));
         const __m256i hmask = load256(b);
         const __m256i high = _mm256_and_si256(
             _mm256_srl_epi16(hmask, shift_count(4 * half + shift)), _mm256_set1_epi8(1));
@@ -262,8 +266,8 @@ struct Q5_KTraits {
         const __m256i low = _mm256_and_si256(_mm256_srl_epi16(q, shift_count(4 * (chunk % 2))),
                                              _mm256_set1_epi8(0x0F));
         const __m256i qh = load256(b + 16);
-        const __m256i high = _mm256_and_si256(_mm256_srl_epi16(qh, shift_count(chunk)),
-                                              _mm256_set1_epi8(1));
+        const __m256i high =
+            _mm256_and_si256(_mm256_srl_epi16(qh, shift_count(chunk)), _mm256_set1_epi8(1));
         return _mm256_or_si256(low, _mm256_slli_epi16(high, 4));
     }
 };
@@ -285,8 +289,8 @@ struct Q6_KTraits {
         const __m256i low = _mm256_and_si256(_mm256_srl_epi16(ql, shift_count(s < 2 ? 0 : 4)),
                                              _mm256_set1_epi8(0x0F));
         const __m256i qh = load256(b + 128 + 32 * half);
-        const __m256i high = _mm256_and_si256(_mm256_srl_epi16(qh, shift_count(2 * s)),
-                                              _mm256_set1_epi8(3));
+        const __m256i high =
+            _mm256_and_si256(_mm256_srl_epi16(qh, shift_count(2 * s)), _mm256_set1_epi8(3));
         return _mm256_or_si256(low, _mm256_slli_epi16(high, 4));
     }
 };
@@ -391,8 +395,8 @@ struct SuperBlockKernel {
                 if constexpr (K::kCoefs) bsum = load256(act[t].bsum + 16 * b);
 #pragma GCC unroll 8
                 for (int r = 0; r < R; ++r) {
-                    __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(isum[r][t]),
-                                             _mm256_set1_ps(info[r].d));
+                    __m256 v =
+                        _mm256_mul_ps(_mm256_cvtepi32_ps(isum[r][t]), _mm256_set1_ps(info[r].d));
                     if constexpr (K::kCoefs) {
                         const __m256i corr = _mm256_madd_epi16(info[r].coefs, bsum);
                         v = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(corr), _mm256_set1_ps(info[r].e),
@@ -415,7 +419,9 @@ struct SuperBlockKernel {
 // 8 weights as floats; traits give the bytes per element and the conversion.
 struct F32Traits {
     static constexpr int kElemBytes = 4;
-    static __m256 load8(const uint8_t* p) { return _mm256_loadu_ps(reinterpret_cast<const float*>(p)); }
+    static __m256 load8(const uint8_t* p) {
+        return _mm256_loadu_ps(reinterpret_cast<const float*>(p));
+    }
 };
 struct F16Traits {
     static constexpr int kElemBytes = 2;
@@ -532,21 +538,37 @@ void gemm_entry(const GemmArgs& g, int64_t row_begin, int64_t row_end) {
 GemmFn gemm_x86(gguf::TensorType type) {
     using gguf::TensorType;
     switch (type) {
-        case TensorType::kF32: return &gemm_entry<FloatKernel<F32Traits, false>>;
-        case TensorType::kF16: return &gemm_entry<FloatKernel<F16Traits, false>>;
-        case TensorType::kBF16: return &gemm_entry<FloatKernel<Bf16Traits, true>>;
-        case TensorType::kQ4_0: return &gemm_entry<Block32Kernel<Q4_0Traits>>;
-        case TensorType::kQ4_1: return &gemm_entry<Block32Kernel<Q4_1Traits>>;
-        case TensorType::kQ5_0: return &gemm_entry<Block32Kernel<Q5_0Traits>>;
-        case TensorType::kQ5_1: return &gemm_entry<Block32Kernel<Q5_1Traits>>;
-        case TensorType::kQ8_0: return &gemm_entry<Block32Kernel<Q8_0Traits>>;
-        case TensorType::kIQ4_NL: return &gemm_entry<Block32Kernel<Iq4NlTraits>>;
-        case TensorType::kQ2_K: return &gemm_entry<SuperBlockKernel<Q2_KTraits>>;
-        case TensorType::kQ3_K: return &gemm_entry<SuperBlockKernel<Q3_KTraits>>;
-        case TensorType::kQ4_K: return &gemm_entry<SuperBlockKernel<Q4_KTraits>>;
-        case TensorType::kQ5_K: return &gemm_entry<SuperBlockKernel<Q5_KTraits>>;
-        case TensorType::kQ6_K: return &gemm_entry<SuperBlockKernel<Q6_KTraits>>;
-        case TensorType::kIQ4_XS: return &gemm_entry<SuperBlockKernel<Iq4XsTraits>>;
-        default: return nullptr;
+        case TensorType::kF32:
+            return &gemm_entry<FloatKernel<F32Traits, false>>;
+        case TensorType::kF16:
+            return &gemm_entry<FloatKernel<F16Traits, false>>;
+        case TensorType::kBF16:
+            return &gemm_entry<FloatKernel<Bf16Traits, true>>;
+        case TensorType::kQ4_0:
+            return &gemm_entry<Block32Kernel<Q4_0Traits>>;
+        case TensorType::kQ4_1:
+            return &gemm_entry<Block32Kernel<Q4_1Traits>>;
+        case TensorType::kQ5_0:
+            return &gemm_entry<Block32Kernel<Q5_0Traits>>;
+        case TensorType::kQ5_1:
+            return &gemm_entry<Block32Kernel<Q5_1Traits>>;
+        case TensorType::kQ8_0:
+            return &gemm_entry<Block32Kernel<Q8_0Traits>>;
+        case TensorType::kIQ4_NL:
+            return &gemm_entry<Block32Kernel<Iq4NlTraits>>;
+        case TensorType::kQ2_K:
+            return &gemm_entry<SuperBlockKernel<Q2_KTraits>>;
+        case TensorType::kQ3_K:
+            return &gemm_entry<SuperBlockKernel<Q3_KTraits>>;
+        case TensorType::kQ4_K:
+            return &gemm_entry<SuperBlockKernel<Q4_KTraits>>;
+        case TensorType::kQ5_K:
+            return &gemm_entry<SuperBlockKernel<Q5_KTraits>>;
+        case TensorType::kQ6_K:
+            return &gemm_entry<SuperBlockKernel<Q6_KTraits>>;
+        case TensorType::kIQ4_XS:
+            return &gemm_entry<SuperBlockKernel<Iq4XsTraits>>;
+        default:
+            return nullptr;
     }
 }

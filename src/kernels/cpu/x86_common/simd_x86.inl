@@ -54,7 +54,9 @@ inline uint32_t load_u32(const uint8_t* p) {
 inline __m256i load256(const void* p) {
     return _mm256_loadu_si256(static_cast<const __m256i*>(p));
 }
-inline __m128i load128(const void* p) { return _mm_loadu_si128(static_cast<const __m128i*>(p)); }
+inline __m128i load128(const void* p) {
+    return _mm_loadu_si128(static_cast<const __m128i*>(p));
+}
 
 // 16 bytes of nibbles -> 32 bytes: the low nibbles in the low half, the high nibbles in the high
 // half (the element order of Q4_0 / Q4_1 / Q5_x / IQ4_NL blocks).
@@ -66,10 +68,10 @@ inline __m256i unpack_nibbles_halves(const uint8_t* p) {
 
 // Byte j of the result is 0xFF when bit j of `bits` is set, else 0.
 inline __m256i bits_to_byte_mask(uint32_t bits) {
-    const __m256i spread = _mm256_shuffle_epi8(
-        _mm256_set1_epi32(static_cast<int>(bits)),
-        _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3,
-                         3, 3, 3, 3, 3, 3, 3));
+    const __m256i spread =
+        _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(bits)),
+                            _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2,
+                                             2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
     const __m256i bit = _mm256_set1_epi64x(0x8040201008040201LL);
     return _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
 }
@@ -125,7 +127,9 @@ inline __m128i to_bf16_8(const float* x) {
 void convert_act_x86(ActFormat format, const float* x, uint8_t* dst, int64_t n) {
     const ActLayout layout = act_layout(format, n);
     switch (format) {
-        case ActFormat::kF32: std::memcpy(dst, x, static_cast<size_t>(n) * sizeof(float)); break;
+        case ActFormat::kF32:
+            std::memcpy(dst, x, static_cast<size_t>(n) * sizeof(float));
+            break;
         case ActFormat::kBf16: {
             auto* out = reinterpret_cast<__m128i*>(dst);
             for (int64_t i = 0; i < n / 8; ++i) _mm_storeu_si128(out + i, to_bf16_8(x + 8 * i));
@@ -145,7 +149,8 @@ void convert_act_x86(ActFormat format, const float* x, uint8_t* dst, int64_t n) 
             auto* q = reinterpret_cast<int8_t*>(dst);
             auto* d = reinterpret_cast<float*>(dst + layout.scale_offset);
             auto* bsum = reinterpret_cast<int16_t*>(dst + layout.sum_offset);
-            for (int64_t b = 0; b < n / 256; ++b) d[b] = quantize_run_q8(x + 256 * b, 256, q + 256 * b);
+            for (int64_t b = 0; b < n / 256; ++b)
+                d[b] = quantize_run_q8(x + 256 * b, 256, q + 256 * b);
             for (int64_t g = 0; g < n / 16; ++g) {
                 bsum[g] = static_cast<int16_t>(sum_codes(q + 16 * g, 16));
             }
