@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <chrono>
 #include <cmath>
 #include <limits>
 
@@ -19,8 +20,15 @@ bool more_likely(const Sampler::Candidate& a, const Sampler::Candidate& b) {
 }
 
 uint64_t draw_seed() {
-    std::random_device device;
-    return (static_cast<uint64_t>(device()) << 32) ^ static_cast<uint64_t>(device());
+    // std::random_device reports an unavailable entropy source by throwing; the clock is a weaker
+    // but sufficient source for a request that did not ask for reproducibility.
+    try {
+        std::random_device device;
+        return (static_cast<uint64_t>(device()) << 32) ^ static_cast<uint64_t>(device());
+    } catch (...) {
+        return static_cast<uint64_t>(
+            std::chrono::high_resolution_clock::now().time_since_epoch().count());
+    }
 }
 
 Status token_out_of_range(const char* what, int32_t token, int32_t n_vocab) {
@@ -45,7 +53,7 @@ Sampler::Sampler(const SamplingParams& params, int32_t n_vocab, uint64_t seed)
     adjusted_.resize(static_cast<size_t>(n_vocab));
     weights_.resize(static_cast<size_t>(n_vocab));
     block_sums_.reserve(static_cast<size_t>(n_vocab) / kSumBlock + 1);
-    candidates_.reserve(static_cast<size_t>(n_vocab));
+    block_maxima_.resize((static_cast<size_t>(n_vocab) + kMaxBlock - 1) / kMaxBlock);
 }
 
 void Sampler::record_history_token(int32_t token, bool generated) {
@@ -129,21 +137,18 @@ double Sampler::log_normalizer(std::span<const float> adjusted) {
 }
 
 void Sampler::fill_top_logprobs(std::span<const float> adjusted, double log_z,
-                                std::vector<TokenLogprob>& out) const {
+                                std::vector<TokenLogprob>& out) {
     const size_t wanted =
         std::min(static_cast<size_t>(params_.top_logprobs), static_cast<size_t>(n_vocab_));
-    // A sorted list of at most `wanted` (<= 20) entries; most tokens fail the first comparison
-    // against its last entry, so this is one cheap pass over the vocabulary.
+    // A sorted list of at most `wanted` (<= 20) entries. Ids increase, so only a strictly larger
+    // logit can enter a full list, and blocks whose maximum is not larger are skipped.
     std::vector<Candidate> best;
     best.reserve(wanted + 1);
-    constexpr size_t kBlock = 64;
-    for (size_t start = 0; start < adjusted.size(); start += kBlock) {
-        const size_t end = std::min(adjusted.size(), start + kBlock);
-        // Ids increase, so only a strictly larger logit can enter a full list.
-        if (best.size() == wanted &&
-            max_value(adjusted.subspan(start, end - start)) <= best.back().logit) {
-            continue;
-        }
+    block_maxima(adjusted, block_maxima_);
+    for (size_t block = 0; block < block_maxima_.size(); ++block) {
+        if (best.size() == wanted && block_maxima_[block] <= best.back().logit) continue;
+        const size_t start = block * kMaxBlock;
+        const size_t end = std::min(adjusted.size(), start + kMaxBlock);
         for (size_t i = start; i < end; ++i) {
             const Candidate candidate{adjusted[i], static_cast<int32_t>(i), 0.0f};
             if (best.size() == wanted && !more_likely(candidate, best.back())) continue;
@@ -170,16 +175,17 @@ int32_t Sampler::argmax(std::span<const float> masked_logits) {
 
 void Sampler::select_top_k(std::span<const float> masked_logits, size_t top_k) {
     // A heap of the k best so far with the least likely of them on top. Ids arrive in increasing
-    // order, so a new token beats the top only with a strictly larger logit, and a whole block
-    // whose maximum is not larger can be skipped with one vectorized pass.
+    // order, so a new token beats the top only with a strictly larger logit, and a block whose
+    // maximum is not larger is skipped without looking at its logits.
     candidates_.clear();
-    constexpr size_t kBlock = 64;
-    for (size_t start = 0; start < masked_logits.size(); start += kBlock) {
-        const size_t end = std::min(masked_logits.size(), start + kBlock);
-        if (candidates_.size() == top_k &&
-            max_value(masked_logits.subspan(start, end - start)) <= candidates_.front().logit) {
+    block_maxima(masked_logits, block_maxima_);
+    for (size_t block = 0; block < block_maxima_.size(); ++block) {
+        if (block_maxima_[block] == kNegInf) continue;
+        if (candidates_.size() == top_k && block_maxima_[block] <= candidates_.front().logit) {
             continue;
         }
+        const size_t start = block * kMaxBlock;
+        const size_t end = std::min(masked_logits.size(), start + kMaxBlock);
         for (size_t i = start; i < end; ++i) {
             const float logit = masked_logits[i];
             if (logit == kNegInf) continue;
@@ -211,10 +217,10 @@ size_t Sampler::select_nucleus(size_t count, double target) {
         const Candidate& first = candidates_[low];
         const Candidate& middle = candidates_[low + (high - low) / 2];
         const Candidate& last = candidates_[high - 1];
-        // Median of three under more_likely.
+        // Median of three under more_likely (a copy: partitioning moves the elements).
         Candidate pivot = middle;
         if (more_likely(first, middle) == more_likely(middle, last)) {
-            pivot = middle;
+            // middle lies between the other two
         } else if (more_likely(middle, first) == more_likely(first, last)) {
             pivot = first;
         } else {
@@ -247,7 +253,10 @@ size_t Sampler::select_nucleus(size_t count, double target) {
         weight_before += candidates_[i].weight;
         if (weight_before >= target) return i + 1;
     }
-    return count;  // min_p (or rounding) cut the candidates before the nucleus mass was reached
+    // Not reached: min_p cut the candidates before the nucleus mass (all of them stay), or the
+    // sums above and this walk added the same weights in another order and differ in the last
+    // bits (the nucleus ends at `high` either way).
+    return high;
 }
 
 int32_t Sampler::truncate_and_draw(double total_weight) {
@@ -307,8 +316,6 @@ int32_t Sampler::draw_from_weights(double total_weight) {
 }
 
 int32_t Sampler::sample_with_temperature(std::span<const float> masked_logits) {
-    const float max_logit = max_value(masked_logits);
-    if (max_logit == kNegInf) return -1;
     // Temperature: weights relative to the most likely token, which therefore has weight 1.
     // Capped so that a denormal temperature cannot make it infinite (0 * inf would be NaN).
     const float inverse_temperature =
@@ -317,6 +324,11 @@ int32_t Sampler::sample_with_temperature(std::span<const float> masked_logits) {
     const size_t top_k = static_cast<size_t>(params_.top_k);
     if (top_k > 0 && top_k < masked_logits.size()) {
         select_top_k(masked_logits, top_k);
+        if (candidates_.empty()) return -1;
+        float max_logit = kNegInf;
+        for (const Candidate& candidate : candidates_) {
+            max_logit = std::max(max_logit, candidate.logit);
+        }
         double total_weight = 0.0;
         for (Candidate& candidate : candidates_) {
             candidate.weight = exp_nonpositive((candidate.logit - max_logit) * inverse_temperature);
@@ -325,6 +337,8 @@ int32_t Sampler::sample_with_temperature(std::span<const float> masked_logits) {
         return truncate_and_draw(total_weight);
     }
 
+    const float max_logit = max_value(masked_logits);
+    if (max_logit == kNegInf) return -1;
     // No top_k: the whole vocabulary is the distribution.
     softmax_weights(masked_logits, max_logit, inverse_temperature, weights_);
     const double total_weight = sum_nonnegative(weights_, &block_sums_);

@@ -105,7 +105,7 @@ class Sampler {
     // log(sum(exp(adjusted))), computed before the mask touches the adjusted logits.
     double log_normalizer(std::span<const float> adjusted);
     void fill_top_logprobs(std::span<const float> adjusted, double log_z,
-                           std::vector<TokenLogprob>& out) const;
+                           std::vector<TokenLogprob>& out);
     // A uniform double in [0, 1) from 53 random bits.
     double next_uniform();
     static int32_t argmax(std::span<const float> masked_logits);
@@ -141,6 +141,7 @@ class Sampler {
     std::vector<float> adjusted_;        // [n_vocab]; the mask is applied to it in place
     std::vector<float> weights_;         // [n_vocab] exp((logit - max) / temperature)
     std::vector<double> block_sums_;     // [ceil(n_vocab / kSumBlock)] sums of weights_ blocks
+    std::vector<float> block_maxima_;    // [ceil(n_vocab / kMaxBlock)] maxima of logit blocks
     std::vector<Candidate> candidates_;  // [<= n_vocab]
 };
 

@@ -44,6 +44,28 @@ float max_value(std::span<const float> values) {
     return result;
 }
 
+void block_maxima(std::span<const float> values, std::span<float> maxima) {
+    constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+    const float* data = values.data();
+    const size_t full_blocks = values.size() / kMaxBlock;
+    for (size_t block = 0; block < full_blocks; ++block) {
+        const float* start = data + block * kMaxBlock;
+        float lanes[kLanes];
+        std::fill(std::begin(lanes), std::end(lanes), kNegInf);
+        for (size_t i = 0; i < kMaxBlock; i += kLanes) {
+            for (size_t lane = 0; lane < kLanes; ++lane) {
+                lanes[lane] = start[i + lane] > lanes[lane] ? start[i + lane] : lanes[lane];
+            }
+        }
+        float result = kNegInf;
+        for (const float lane : lanes) result = lane > result ? lane : result;
+        maxima[block] = result;
+    }
+    if (full_blocks * kMaxBlock < values.size()) {
+        maxima[full_blocks] = max_value(values.subspan(full_blocks * kMaxBlock));
+    }
+}
+
 int64_t argmax_first(std::span<const float> values) {
     // The maximum of each block by the vectorized max, then one short scan of the first block
     // that holds the overall maximum.

@@ -48,6 +48,13 @@ void copy_sanitized(std::span<const float> in, std::span<float> out);
 // The largest value; -inf for an empty span.
 float max_value(std::span<const float> values);
 
+inline constexpr size_t kMaxBlock = 64;
+
+// maxima[b] = the largest of values[b * kMaxBlock, (b + 1) * kMaxBlock); one pass that lets a
+// selection skip every block that cannot hold a better value. maxima.size() must be
+// ceil(values.size() / kMaxBlock).
+void block_maxima(std::span<const float> values, std::span<float> maxima);
+
 // The index of the largest value, the first one on ties; -1 when every value is -inf or the span
 // is empty.
 int64_t argmax_first(std::span<const float> values);

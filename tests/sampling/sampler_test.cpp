@@ -204,6 +204,31 @@ TEST(Sampler, TemperatureScalesLogits) {
     EXPECT_GT(chi_square(counts, softmax(logits, 1.0), kDraws), 24.32);
 }
 
+TEST(Sampler, UntruncatedDrawsSpanTheWholeVocabulary) {
+    // Several summation blocks: the draw first picks a block by its mass, then a token inside.
+    std::mt19937 rng(55);
+    constexpr int32_t kVocab = 4096 + 300;
+    std::vector<float> logits = random_logits(rng, kVocab, 1.0f);
+    for (int32_t i = 0; i < 1024; ++i) logits[static_cast<size_t>(i)] = kNegInf;  // block 0 empty
+    const std::vector<double> probs = softmax(logits);
+    std::vector<double> group_probs(5, 0.0);
+    for (int32_t i = 0; i < kVocab; ++i) {
+        group_probs[static_cast<size_t>(i / 1024)] += probs[static_cast<size_t>(i)];
+    }
+    constexpr int kDraws = 20000;
+    Sampler sampler = make_sampler(plain_params(1.0f, 77), kVocab);
+    std::map<int32_t, int> group_counts;
+    for (const auto& [token, count] : histogram(sampler, logits, kDraws)) {
+        ASSERT_GE(token, 1024);
+        group_counts[token / 1024] += count;
+    }
+    group_probs.erase(group_probs.begin());  // the empty block: chi-square needs p > 0
+    std::map<int32_t, int> shifted;
+    for (const auto& [group, count] : group_counts) shifted[group - 1] = count;
+    // 3 degrees of freedom: P(chi2 > 16.27) = 0.001.
+    EXPECT_LT(chi_square(shifted, group_probs, kDraws), 16.27);
+}
+
 TEST(Sampler, TopKRenormalizesOverTheKBest) {
     const std::vector<float> logits = {1.0f, 0.5f, 0.0f, -0.5f, 2.0f, -1.0f, 0.3f, 1.2f};
     SamplingParams params = plain_params(1.0f, 5);

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <random>
@@ -53,6 +54,21 @@ TEST(VectorMath, MaxAndArgmax) {
     EXPECT_EQ(argmax_first(std::vector<float>(10, -kInf)), -1);
     EXPECT_EQ(argmax_first(std::vector<float>{}), -1);
     EXPECT_EQ(max_value(std::vector<float>{}), -kInf);
+}
+
+TEST(VectorMath, BlockMaxima) {
+    std::mt19937 rng(9);
+    std::normal_distribution<float> normal;
+    std::vector<float> values(5 * kMaxBlock + 3);
+    for (float& v : values) v = normal(rng);
+    std::vector<float> maxima(6);
+    block_maxima(values, maxima);
+    for (size_t block = 0; block < maxima.size(); ++block) {
+        const auto begin = values.begin() + static_cast<ptrdiff_t>(block * kMaxBlock);
+        const auto end = values.begin() +
+                         static_cast<ptrdiff_t>(std::min(values.size(), (block + 1) * kMaxBlock));
+        EXPECT_EQ(maxima[block], *std::max_element(begin, end)) << block;
+    }
 }
 
 TEST(VectorMath, SoftmaxWeights) {
