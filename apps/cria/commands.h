@@ -8,6 +8,11 @@
 namespace cria::app {
 
 void add_show_command(CLI::App& root);
+void add_create_command(CLI::App& root);
+void add_cp_command(CLI::App& root);
+void add_rm_command(CLI::App& root);
+void add_list_command(CLI::App& root);
+void add_pull_command(CLI::App& root);
 void add_logits_command(CLI::App& root);
 
 }  // namespace cria::app
