@@ -14,5 +14,7 @@ void add_rm_command(CLI::App& root);
 void add_list_command(CLI::App& root);
 void add_pull_command(CLI::App& root);
 void add_logits_command(CLI::App& root);
+void add_serve_command(CLI::App& root);
+void add_run_command(CLI::App& root);
 
 }  // namespace cria::app

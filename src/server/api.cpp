@@ -10,7 +10,7 @@
 
 namespace cria::server {
 
-using nlohmann::json;
+using json = nlohmann::ordered_json;
 
 // ---- Errors ----------------------------------------------------------------------------------
 

@@ -32,7 +32,7 @@ ApiError context_length_exceeded(int64_t prompt_tokens, int64_t context_length,
                                  const std::string& param);
 ApiError body_too_large(uint64_t cap_bytes);
 ApiError internal_fault(std::string message);
-nlohmann::json error_json(const ApiError& error);
+nlohmann::ordered_json error_json(const ApiError& error);
 
 // A parse result: the value or the ApiError explaining why there is none.
 template <typename T>
@@ -73,10 +73,10 @@ struct ChatCompletionRequest {
     std::string model;
     // Normalized for the chat template: every message is an object with a string "role" and a
     // "content" that is a string (content-part arrays joined) or null; other fields pass through.
-    nlohmann::json messages = nlohmann::json::array();
-    nlohmann::json tools;        // null or the request's array, passed to the template
-    nlohmann::json tool_choice;  // null or as sent
-    nlohmann::json response_format;
+    nlohmann::ordered_json messages = nlohmann::ordered_json::array();
+    nlohmann::ordered_json tools;        // null or the request's array, passed to the template
+    nlohmann::ordered_json tool_choice;  // null or as sent
+    nlohmann::ordered_json response_format;
     GenerationRequest generation;
     bool stream = false;
     bool include_usage = false;
@@ -145,45 +145,48 @@ std::string new_response_id(std::string_view prefix);
 // A token's text for JSON: valid UTF-8 is kept, each byte that is not is written as "\xNN".
 std::string token_display_text(std::string_view bytes);
 
-nlohmann::json usage_json(const Usage& usage);
-nlohmann::json chat_logprobs_json(const std::vector<TokenLogprob>& tokens);
+nlohmann::ordered_json usage_json(const Usage& usage);
+nlohmann::ordered_json chat_logprobs_json(const std::vector<TokenLogprob>& tokens);
 
-nlohmann::json chat_completion_json(const ResponseMeta& meta,
-                                    const std::vector<ChoiceResult>& choices, bool with_logprobs,
-                                    const Usage& usage);
+nlohmann::ordered_json chat_completion_json(const ResponseMeta& meta,
+                                            const std::vector<ChoiceResult>& choices,
+                                            bool with_logprobs, const Usage& usage);
 
 // Stream chunks. `include_usage` adds "usage": null to every chunk before the usage chunk.
-nlohmann::json chat_chunk_role_json(const ResponseMeta& meta, int index, bool include_usage);
+nlohmann::ordered_json chat_chunk_role_json(const ResponseMeta& meta, int index,
+                                            bool include_usage);
 // `logprobs` is null when not requested, else the entries for the tokens behind this delta.
-nlohmann::json chat_chunk_content_json(const ResponseMeta& meta, int index,
-                                       const std::string& content,
-                                       const std::vector<TokenLogprob>* logprobs,
-                                       bool include_usage);
-nlohmann::json chat_chunk_finish_json(const ResponseMeta& meta, int index,
-                                      const std::string& finish_reason, bool include_usage);
-nlohmann::json usage_chunk_json(const ResponseMeta& meta, std::string_view object,
-                                const Usage& usage);
+nlohmann::ordered_json chat_chunk_content_json(const ResponseMeta& meta, int index,
+                                               const std::string& content,
+                                               const std::vector<TokenLogprob>* logprobs,
+                                               bool include_usage);
+nlohmann::ordered_json chat_chunk_finish_json(const ResponseMeta& meta, int index,
+                                              const std::string& finish_reason, bool include_usage);
+nlohmann::ordered_json usage_chunk_json(const ResponseMeta& meta, std::string_view object,
+                                        const Usage& usage);
 
 // Legacy completions. `text_offset` counts bytes from the start of the returned text.
-nlohmann::json completion_logprobs_json(const std::vector<TokenLogprob>& tokens,
-                                        size_t first_text_offset);
-nlohmann::json completion_json(const ResponseMeta& meta, const std::vector<ChoiceResult>& choices,
-                               bool with_logprobs, const Usage& usage);
-nlohmann::json completion_chunk_json(const ResponseMeta& meta, int index, const std::string& text,
-                                     const std::vector<TokenLogprob>* logprobs,
-                                     size_t first_text_offset,
-                                     const std::optional<std::string>& finish_reason,
-                                     bool include_usage);
+nlohmann::ordered_json completion_logprobs_json(const std::vector<TokenLogprob>& tokens,
+                                                size_t first_text_offset);
+nlohmann::ordered_json completion_json(const ResponseMeta& meta,
+                                       const std::vector<ChoiceResult>& choices, bool with_logprobs,
+                                       const Usage& usage);
+nlohmann::ordered_json completion_chunk_json(const ResponseMeta& meta, int index,
+                                             const std::string& text,
+                                             const std::vector<TokenLogprob>* logprobs,
+                                             size_t first_text_offset,
+                                             const std::optional<std::string>& finish_reason,
+                                             bool include_usage);
 
 struct ModelCard {
     std::string id;
     int64_t created = 0;
 };
-nlohmann::json model_json(const ModelCard& card);
-nlohmann::json model_list_json(const std::vector<ModelCard>& cards);
+nlohmann::ordered_json model_json(const ModelCard& card);
+nlohmann::ordered_json model_list_json(const std::vector<ModelCard>& cards);
 
 // "data: <json>\n\n": one server-sent event. JSON dumped compactly has no raw newline.
-std::string sse_event(const nlohmann::json& payload);
+std::string sse_event(const nlohmann::ordered_json& payload);
 inline constexpr std::string_view kSseDone = "data: [DONE]\n\n";
 
 }  // namespace cria::server

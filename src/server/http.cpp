@@ -63,9 +63,9 @@ Expected<HostPort> parse_host_port(std::string_view text) {
     return out;
 }
 
-void send_json(httplib::Response& res, int status, const nlohmann::json& body) {
+void send_json(httplib::Response& res, int status, const nlohmann::ordered_json& body) {
     res.status = status;
-    res.set_content(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+    res.set_content(body.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace),
                     "application/json");
 }
 

@@ -58,7 +58,7 @@ class HttpServer {
     std::unique_ptr<httplib::Server> server_;
 };
 
-void send_json(httplib::Response& res, int status, const nlohmann::json& body);
+void send_json(httplib::Response& res, int status, const nlohmann::ordered_json& body);
 void send_error(httplib::Response& res, const ApiError& error);
 
 // Writes server-sent events into a chunked response. Every send reports whether the client
@@ -66,7 +66,7 @@ void send_error(httplib::Response& res, const ApiError& error);
 class SseWriter {
   public:
     explicit SseWriter(httplib::DataSink& sink) : sink_(sink) {}
-    bool send(const nlohmann::json& payload) { return write(sse_event(payload)); }
+    bool send(const nlohmann::ordered_json& payload) { return write(sse_event(payload)); }
     bool send_done() { return write(kSseDone); }
     bool failed() const { return failed_; }
 

@@ -10,7 +10,7 @@
 namespace cria::server {
 namespace {
 
-using nlohmann::json;
+using json = nlohmann::ordered_json;
 
 std::string chat_body(const json& extra) {
     json body = {{"model", "m"}, {"messages", {{{"role", "user"}, {"content", "hi"}}}}};

@@ -15,7 +15,7 @@
 namespace cria::server {
 namespace {
 
-using nlohmann::json;
+using json = nlohmann::ordered_json;
 
 TEST(HostPort, Forms) {
     auto check = [](const char* text, const char* host, int port) {

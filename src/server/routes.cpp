@@ -1,0 +1,338 @@
+#include "server/routes.h"
+
+#include <ctime>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/log.h"
+#include "server/http.h"
+
+namespace cria::server {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+// One choice to generate: which prompt, and the choice's index in the response.
+struct ChoiceJob {
+    size_t prompt = 0;
+    int index = 0;
+};
+
+// What a handler wants to hear while the choices of one request are generated, in order.
+struct JobEvents {
+    std::function<bool(const ChoiceJob&)> on_start;
+    std::function<bool(const ChoiceJob&, const std::string&, std::vector<TokenLogprob>&&)> on_piece;
+    std::function<bool(const ChoiceJob&, const ChoiceOutcome&)> on_finish;
+};
+
+// Everything a request needs from the time its prompt is known until its last choice is done.
+struct PreparedRequest {
+    ServedModel* model = nullptr;
+    GenerationRequest generation;
+    std::vector<std::vector<int32_t>> prompts;
+    std::vector<ChoiceJob> jobs;
+    ResponseMeta meta;
+    bool include_usage = false;
+    Usage usage;
+};
+
+Status client_gone() {
+    return cancelled("the client closed the connection");
+}
+
+// Runs every job of the request under one lease of the model. kCancelled when the client left.
+Status run_jobs(PreparedRequest& request, const JobEvents& events,
+                const CancelCheck& is_cancelled) {
+    std::optional<ServedModel::Lease> lease = request.model->acquire(is_cancelled);
+    if (!lease) {
+        CRIA_LOG_INFO("%s: the client closed the connection while waiting; nothing generated",
+                      request.meta.id.c_str());
+        return client_gone();
+    }
+    for (const ChoiceJob& job : request.jobs) {
+        if (events.on_start && !events.on_start(job)) return client_gone();
+        PieceCallback on_piece = [&](const std::string& text, std::vector<TokenLogprob>&& lp) {
+            return events.on_piece ? events.on_piece(job, text, std::move(lp)) : true;
+        };
+        Expected<ChoiceOutcome> outcome =
+            request.model->generate(*lease, request.prompts[job.prompt], request.generation,
+                                    job.index, on_piece, is_cancelled);
+        if (!outcome.has_value()) return outcome.status();
+        if (outcome->cancelled) {
+            CRIA_LOG_INFO(
+                "%s: the client closed the connection after %lld tokens; generation "
+                "stopped",
+                request.meta.id.c_str(), static_cast<long long>(outcome->completion_tokens));
+            return client_gone();
+        }
+        request.usage.completion_tokens += outcome->completion_tokens;
+        if (events.on_finish && !events.on_finish(job, *outcome)) return client_gone();
+    }
+    return Status::ok();
+}
+
+ResponseMeta make_meta(const char* id_prefix, const ServedModel& model, const std::string& name) {
+    return ResponseMeta{new_response_id(id_prefix), static_cast<int64_t>(std::time(nullptr)), name,
+                        model.fingerprint()};
+}
+
+// Looks the model up and checks what depends on it; nullptr after writing the error.
+ServedModel* resolve_model(ModelRegistry& models, const std::string& name,
+                           const GenerationRequest& generation, httplib::Response& res) {
+    ServedModel* model = models.find(name);
+    if (model == nullptr) {
+        send_error(res, model_not_found(name));
+        return nullptr;
+    }
+    if (auto error = validate_for_vocabulary(generation, model->n_vocab())) {
+        send_error(res, *error);
+        return nullptr;
+    }
+    return model;
+}
+
+// The prompt must leave room for at least one generated token.
+std::optional<ApiError> check_context(const ServedModel& model, size_t prompt_tokens,
+                                      const char* param) {
+    if (static_cast<int64_t>(prompt_tokens) >= model.context_length()) {
+        return context_length_exceeded(static_cast<int64_t>(prompt_tokens), model.context_length(),
+                                       param);
+    }
+    return std::nullopt;
+}
+
+void log_failure(const PreparedRequest& request, const Status& status) {
+    CRIA_LOG_ERROR("generation for %s failed: %s", request.meta.id.c_str(),
+                   status.message().c_str());
+}
+
+// Runs the request with the response written as server-sent events. `build_events` gets the
+// writer and returns the per-choice callbacks; the usage chunk and [DONE] close the stream.
+void stream_response(const httplib::Request& req, httplib::Response& res,
+                     std::shared_ptr<PreparedRequest> request, const char* chunk_object,
+                     std::function<JobEvents(SseWriter&, PreparedRequest&)> build_events) {
+    const ClientConnection connection(req);
+    set_event_stream_headers(res);
+    res.set_chunked_content_provider(
+        "text/event-stream",
+        [request, connection, chunk_object, build_events](size_t, httplib::DataSink& sink) {
+            SseWriter writer(sink);
+            CancelCheck is_cancelled = [&] { return writer.failed() || connection.disconnected(); };
+            const Status status = run_jobs(*request, build_events(writer, *request), is_cancelled);
+            if (status.code() == ErrorCode::kCancelled) return false;  // drop the connection
+            if (!status.is_ok()) {
+                // Headers are out; the fault travels as an event and the stream ends.
+                log_failure(*request, status);
+                writer.send(error_json(internal_fault(status.message())));
+                sink.done();
+                return true;
+            }
+            if (request->include_usage) {
+                writer.send(usage_chunk_json(request->meta, chunk_object, request->usage));
+            }
+            writer.send_done();
+            sink.done();
+            return true;
+        });
+}
+
+// Runs the request to the end and returns the outcomes in job order, or writes the error.
+std::optional<std::vector<ChoiceOutcome>> run_to_completion(const httplib::Request& req,
+                                                            httplib::Response& res,
+                                                            PreparedRequest& request) {
+    const ClientConnection connection(req);
+    std::vector<ChoiceOutcome> outcomes;
+    JobEvents events;
+    events.on_finish = [&](const ChoiceJob&, const ChoiceOutcome& outcome) {
+        outcomes.push_back(outcome);
+        return true;
+    };
+    const Status status = run_jobs(request, events, [&] { return connection.disconnected(); });
+    if (status.code() == ErrorCode::kCancelled) {
+        // Nobody is listening; httplib still needs a response object.
+        send_error(res, invalid_request("The client closed the connection."));
+        return std::nullopt;
+    }
+    if (!status.is_ok()) {
+        log_failure(request, status);
+        send_error(res, internal_fault(status.message()));
+        return std::nullopt;
+    }
+    return outcomes;
+}
+
+ChoiceResult to_choice(int index, ChoiceOutcome&& outcome) {
+    return ChoiceResult{index, std::move(outcome.text), std::move(outcome.finish_reason),
+                        std::move(outcome.logprobs)};
+}
+
+void handle_chat(ModelRegistry& models, const httplib::Request& req, httplib::Response& res) {
+    ApiResult<ChatCompletionRequest> parsed = parse_chat_completion_request(req.body);
+    if (!parsed.ok()) return send_error(res, parsed.error());
+    ChatCompletionRequest& chat = parsed.value();
+    ServedModel* model = resolve_model(models, chat.model, chat.generation, res);
+    if (model == nullptr) return;
+    ApiResult<std::vector<int32_t>> prompt = model->chat_prompt(chat);
+    if (!prompt.ok()) return send_error(res, prompt.error());
+    if (auto error = check_context(*model, prompt.value().size(), "messages")) {
+        return send_error(res, *error);
+    }
+
+    auto request = std::make_shared<PreparedRequest>();
+    request->model = model;
+    request->generation = chat.generation;
+    request->usage.prompt_tokens = static_cast<int64_t>(prompt.value().size());
+    request->prompts.push_back(std::move(prompt.value()));
+    for (int i = 0; i < chat.generation.n; ++i) request->jobs.push_back({0, i});
+    request->meta = make_meta("chatcmpl-", *model, chat.model);
+    request->include_usage = chat.include_usage;
+    const bool with_logprobs = chat.generation.sampling.logprobs;
+
+    if (!chat.stream) {
+        auto outcomes = run_to_completion(req, res, *request);
+        if (!outcomes) return;
+        std::vector<ChoiceResult> choices;
+        for (size_t i = 0; i < outcomes->size(); ++i) {
+            choices.push_back(to_choice(static_cast<int>(i), std::move((*outcomes)[i])));
+        }
+        return send_json(
+            res, 200, chat_completion_json(request->meta, choices, with_logprobs, request->usage));
+    }
+    stream_response(
+        req, res, request, "chat.completion.chunk",
+        [with_logprobs](SseWriter& writer, PreparedRequest& r) {
+            JobEvents events;
+            events.on_start = [&writer, &r](const ChoiceJob& job) {
+                return writer.send(chat_chunk_role_json(r.meta, job.index, r.include_usage));
+            };
+            events.on_piece = [&writer, &r, with_logprobs](const ChoiceJob& job,
+                                                           const std::string& text,
+                                                           std::vector<TokenLogprob>&& logprobs) {
+                if (text.empty() && logprobs.empty()) return true;
+                return writer.send(chat_chunk_content_json(
+                    r.meta, job.index, text, with_logprobs ? &logprobs : nullptr, r.include_usage));
+            };
+            events.on_finish = [&writer, &r](const ChoiceJob& job, const ChoiceOutcome& outcome) {
+                return writer.send(chat_chunk_finish_json(r.meta, job.index, outcome.finish_reason,
+                                                          r.include_usage));
+            };
+            return events;
+        });
+}
+
+void handle_completion(ModelRegistry& models, const httplib::Request& req, httplib::Response& res) {
+    ApiResult<CompletionRequest> parsed = parse_completion_request(req.body);
+    if (!parsed.ok()) return send_error(res, parsed.error());
+    CompletionRequest& completion = parsed.value();
+    ServedModel* model = resolve_model(models, completion.model, completion.generation, res);
+    if (model == nullptr) return;
+
+    auto request = std::make_shared<PreparedRequest>();
+    request->model = model;
+    request->generation = completion.generation;
+    // The echoed prompt text, per prompt: what the client sent, or the ids detokenized.
+    auto echoes = std::make_shared<std::vector<std::string>>();
+    for (const PromptInput& input : completion.prompts) {
+        ApiResult<std::vector<int32_t>> prompt = model->completion_prompt(input);
+        if (!prompt.ok()) return send_error(res, prompt.error());
+        if (auto error = check_context(*model, prompt.value().size(), "prompt")) {
+            return send_error(res, *error);
+        }
+        request->usage.prompt_tokens += static_cast<int64_t>(prompt.value().size());
+        echoes->push_back(!completion.echo  ? std::string()
+                          : input.is_tokens ? model->detokenize(input.tokens)
+                                            : input.text);
+        request->prompts.push_back(std::move(prompt.value()));
+    }
+    const int n = completion.generation.n;
+    for (size_t p = 0; p < request->prompts.size(); ++p) {
+        for (int k = 0; k < n; ++k) request->jobs.push_back({p, static_cast<int>(p) * n + k});
+    }
+    request->meta = make_meta("cmpl-", *model, completion.model);
+    request->include_usage = completion.include_usage;
+    const bool with_logprobs = completion.generation.sampling.logprobs;
+
+    if (!completion.stream) {
+        auto outcomes = run_to_completion(req, res, *request);
+        if (!outcomes) return;
+        std::vector<ChoiceResult> choices;
+        json body;
+        for (size_t i = 0; i < outcomes->size(); ++i) {
+            const std::string& echo = (*echoes)[request->jobs[i].prompt];
+            ChoiceOutcome& outcome = (*outcomes)[i];
+            outcome.text.insert(0, echo);
+            choices.push_back(to_choice(request->jobs[i].index, std::move(outcome)));
+        }
+        body = completion_json(request->meta, choices, with_logprobs, request->usage);
+        // Offsets count from the start of the returned text, echo included.
+        for (size_t i = 0; with_logprobs && i < choices.size(); ++i) {
+            const size_t shift = (*echoes)[request->jobs[i].prompt].size();
+            for (json& offset : body["choices"][i]["logprobs"]["text_offset"]) {
+                offset = offset.get<size_t>() + shift;
+            }
+        }
+        return send_json(res, 200, body);
+    }
+    stream_response(
+        req, res, request, "text_completion",
+        [with_logprobs, echoes](SseWriter& writer, PreparedRequest& r) {
+            // Bytes of text sent so far for the current choice (choices run one after another).
+            auto sent = std::make_shared<size_t>(0);
+            JobEvents events;
+            events.on_start = [&writer, &r, echoes, sent](const ChoiceJob& job) {
+                const std::string& echo = (*echoes)[job.prompt];
+                *sent = echo.size();
+                if (echo.empty()) return true;
+                return writer.send(completion_chunk_json(r.meta, job.index, echo, nullptr, 0,
+                                                         std::nullopt, r.include_usage));
+            };
+            events.on_piece = [&writer, &r, with_logprobs, sent](
+                                  const ChoiceJob& job, const std::string& text,
+                                  std::vector<TokenLogprob>&& logprobs) {
+                if (text.empty() && logprobs.empty()) return true;
+                const size_t offset = *sent;
+                *sent += text.size();
+                return writer.send(completion_chunk_json(r.meta, job.index, text,
+                                                         with_logprobs ? &logprobs : nullptr,
+                                                         offset, std::nullopt, r.include_usage));
+            };
+            events.on_finish = [&writer, &r](const ChoiceJob& job, const ChoiceOutcome& outcome) {
+                return writer.send(completion_chunk_json(r.meta, job.index, "", nullptr, 0,
+                                                         outcome.finish_reason, r.include_usage));
+            };
+            return events;
+        });
+}
+
+}  // namespace
+
+void register_routes(httplib::Server& router, ModelRegistry& models) {
+    // Health: GET and HEAD (httplib answers HEAD from the GET route without a body).
+    router.Get("/", [](const httplib::Request&, httplib::Response& res) {
+        res.set_content("cria is running", "text/plain");
+    });
+    router.Get("/api/version", [](const httplib::Request&, httplib::Response& res) {
+        send_json(res, 200, json{{"version", CRIA_VERSION}});
+    });
+    router.Get("/v1/models", [&models](const httplib::Request&, httplib::Response& res) {
+        send_json(res, 200, model_list_json(models.cards()));
+    });
+    router.Get(R"(/v1/models/(.+))",
+               [&models](const httplib::Request& req, httplib::Response& res) {
+                   const std::string name = req.matches[1];
+                   for (const ModelCard& card : models.cards()) {
+                       if (card.id == name) return send_json(res, 200, model_json(card));
+                   }
+                   send_error(res, model_not_found(name));
+               });
+    router.Post("/v1/chat/completions",
+                [&models](const httplib::Request& req, httplib::Response& res) {
+                    handle_chat(models, req, res);
+                });
+    router.Post("/v1/completions", [&models](const httplib::Request& req, httplib::Response& res) {
+        handle_completion(models, req, res);
+    });
+}
+
+}  // namespace cria::server

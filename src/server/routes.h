@@ -1,0 +1,14 @@
+// The HTTP routes of `cria serve`: thin handlers that parse a request with the api functions,
+// run it through the generation service and write the response or the event stream.
+#pragma once
+
+#include <httplib.h>
+
+#include "server/generation.h"
+
+namespace cria::server {
+
+// Registers every route on `router`. `models` must outlive the server.
+void register_routes(httplib::Server& router, ModelRegistry& models);
+
+}  // namespace cria::server
