@@ -8,6 +8,7 @@
 namespace cria::app {
 
 void add_show_command(CLI::App& root);
+void add_render_template_command(CLI::App& root);
 void add_create_command(CLI::App& root);
 void add_cp_command(CLI::App& root);
 void add_rm_command(CLI::App& root);
