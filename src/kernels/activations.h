@@ -4,8 +4,9 @@
 //
 // One converted row (one token) is laid out as a structure of arrays so that each kernel can load
 // what it needs with aligned vector loads:
-//   kQ8Block32:  int8 q[n] | float d[n/32] | float dsum[n/32]      x[i] ~= d[i/32] * q[i];
-//                dsum[b] = d[b] * sum of block b's q (the offset term of Q4_1 / Q5_1 weights)
+//   kQ8Block32:  int8 q[n] | float d[n/32] | float dsum[n/32] | int32 qsum[n/32]
+//                x[i] ~= d[i/32] * q[i]; qsum[b] = sum of block b's q, dsum[b] = d[b] * qsum[b]
+//                (the terms that offsets and biases of the weight codes multiply)
 //   kQ8Block256: int8 q[n] | float d[n/256] | int16 bsum[n/16]    x[i] ~= d[i/256] * q[i];
 //                bsum[g] = sum of the 16 q of group g (the min term of the K-quants)
 //   kF32:        float x[n]  (the activations as they are)
@@ -33,6 +34,7 @@ ActFormat act_format_for(gguf::TensorType type);
 struct ActLayout {
     size_t scale_offset = 0;  // float d[]
     size_t sum_offset = 0;    // float dsum[] (kQ8Block32) or int16 bsum[] (kQ8Block256)
+    size_t qsum_offset = 0;   // int32 qsum[] (kQ8Block32)
     size_t row_bytes = 0;     // distance between token rows, a multiple of 64
 };
 
@@ -49,7 +51,8 @@ inline ActLayout act_layout(ActFormat format, int64_t n) {
         case ActFormat::kQ8Block32:
             layout.scale_offset = align64(count);
             layout.sum_offset = layout.scale_offset + align64(count / 32 * sizeof(float));
-            layout.row_bytes = layout.sum_offset + align64(count / 32 * sizeof(float));
+            layout.qsum_offset = layout.sum_offset + align64(count / 32 * sizeof(float));
+            layout.row_bytes = layout.qsum_offset + align64(count / 32 * sizeof(int32_t));
             break;
         case ActFormat::kQ8Block256:
             layout.scale_offset = align64(count);
@@ -65,6 +68,7 @@ struct ActQ8Block32 {
     const int8_t* q;
     const float* d;
     const float* dsum;
+    const int32_t* qsum;
 };
 struct ActQ8Block256 {
     const int8_t* q;
@@ -76,7 +80,8 @@ inline ActQ8Block32 view_q8_block32(const uint8_t* row, int64_t n) {
     const ActLayout layout = act_layout(ActFormat::kQ8Block32, n);
     return {reinterpret_cast<const int8_t*>(row),
             reinterpret_cast<const float*>(row + layout.scale_offset),
-            reinterpret_cast<const float*>(row + layout.sum_offset)};
+            reinterpret_cast<const float*>(row + layout.sum_offset),
+            reinterpret_cast<const int32_t*>(row + layout.qsum_offset)};
 }
 inline ActQ8Block256 view_q8_block256(const uint8_t* row, int64_t n) {
     const ActLayout layout = act_layout(ActFormat::kQ8Block256, n);

@@ -139,6 +139,171 @@ struct Block32Kernel {
     }
 };
 
+// ---- Blocks of 32, eight rows at a time ------------------------------------------------------
+//
+// Per block the scale handling, not the arithmetic, dominates when one row is processed at a
+// time. Here the blocks of 8 rows are transposed in registers so that lane r of a vector holds 4
+// codes of row r: a 4-byte activation broadcast times that vector gives 8 rows' partial dots in
+// one instruction, the block's scaling is one vector operation for all 8 rows, and the results
+// need no horizontal sums. The code bias is added by starting each block's sum at -bias * qsum.
+
+// Loads 16 bytes at p[r] + offset for r < 8 and transposes them: col[k] lane r = dword k of row r.
+inline void transpose_rows8(const uint8_t* const* p, int offset, __m256i col[4]) {
+    __m256i rows[4];
+    for (int i = 0; i < 4; ++i) {
+        rows[i] = _mm256_loadu2_m128i(reinterpret_cast<const __m128i*>(p[i + 4] + offset),
+                                      reinterpret_cast<const __m128i*>(p[i] + offset));
+    }
+    const __m256i t0 = _mm256_unpacklo_epi32(rows[0], rows[1]);
+    const __m256i t1 = _mm256_unpackhi_epi32(rows[0], rows[1]);
+    const __m256i t2 = _mm256_unpacklo_epi32(rows[2], rows[3]);
+    const __m256i t3 = _mm256_unpackhi_epi32(rows[2], rows[3]);
+    col[0] = _mm256_unpacklo_epi64(t0, t2);
+    col[1] = _mm256_unpackhi_epi64(t0, t2);
+    col[2] = _mm256_unpacklo_epi64(t1, t3);
+    col[3] = _mm256_unpackhi_epi64(t1, t3);
+}
+
+inline uint64_t load_u16(const uint8_t* p) {
+    uint16_t h;
+    std::memcpy(&h, p, sizeof(h));
+    return h;
+}
+
+// The fp16 at p[r] + offset of 8 rows, as floats in lanes 0..7.
+inline __m256 gather_fp16_rows8(const uint8_t* const* p, int offset) {
+    const uint64_t lo = load_u16(p[0] + offset) | (load_u16(p[1] + offset) << 16) |
+                        (load_u16(p[2] + offset) << 32) | (load_u16(p[3] + offset) << 48);
+    const uint64_t hi = load_u16(p[4] + offset) | (load_u16(p[5] + offset) << 16) |
+                        (load_u16(p[6] + offset) << 32) | (load_u16(p[7] + offset) << 48);
+    return _mm256_cvtph_ps(_mm_set_epi64x(static_cast<int64_t>(hi), static_cast<int64_t>(lo)));
+}
+
+// Nibble columns of 8 rows of 16-byte nibble arrays: out[2k] holds elements 4k..4k+3 (low
+// nibbles), out[2k+1] elements 16+4k.. (high nibbles).
+inline void nibble_columns(const uint8_t* const* blk, int offset, __m256i out[8]) {
+    __m256i col[4];
+    transpose_rows8(blk, offset, col);
+    const __m256i mask = _mm256_set1_epi8(0x0F);
+    for (int k = 0; k < 4; ++k) {
+        out[2 * k] = _mm256_and_si256(col[k], mask);
+        out[2 * k + 1] = _mm256_and_si256(_mm256_srli_epi16(col[k], 4), mask);
+    }
+}
+
+inline constexpr int kNibbleColumnOffsets[8] = {0, 16, 4, 20, 8, 24, 12, 28};
+inline constexpr int kByteColumnOffsets[8] = {0, 4, 8, 12, 16, 20, 24, 28};
+
+// Traits: kBytes, kBias (weights = d * (code - bias) [+ m]), kMin (fp16 m at byte 2), kSigned
+// (codes are signed and multiplied with the abs/sign trick instead of a bias), kOffsets (the
+// activation element where the codes of each column start), codes().
+struct Q4_0Rows {
+    static constexpr int kBytes = 18;
+    static constexpr int kBias = 8;
+    static constexpr bool kMin = false;
+    static constexpr bool kSigned = false;
+    static constexpr const int* kOffsets = kNibbleColumnOffsets;
+    static void codes(const uint8_t* const* blk, __m256i out[8]) { nibble_columns(blk, 2, out); }
+};
+struct Q4_1Rows {
+    static constexpr int kBytes = 20;
+    static constexpr int kBias = 0;
+    static constexpr bool kMin = true;
+    static constexpr bool kSigned = false;
+    static constexpr const int* kOffsets = kNibbleColumnOffsets;
+    static void codes(const uint8_t* const* blk, __m256i out[8]) { nibble_columns(blk, 4, out); }
+};
+// With VNNI the signed types are offset by 128 into unsigned codes (vpdpbusd does not saturate);
+// without, they stay signed for the abs/sign trick (vpmaddubsw would saturate).
+struct Q8_0Rows {
+    static constexpr int kBytes = 34;
+    static constexpr int kBias = CRIA_X86_VNNI ? 128 : 0;
+    static constexpr bool kMin = false;
+    static constexpr bool kSigned = !CRIA_X86_VNNI;
+    static constexpr const int* kOffsets = kByteColumnOffsets;
+    static void codes(const uint8_t* const* blk, __m256i out[8]) {
+        transpose_rows8(blk, 2, out);
+        transpose_rows8(blk, 18, out + 4);
+        if constexpr (CRIA_X86_VNNI) {
+            for (int i = 0; i < 8; ++i) out[i] = _mm256_xor_si256(out[i], _mm256_set1_epi8(-128));
+        }
+    }
+};
+struct Iq4NlRows {
+    static constexpr int kBytes = 18;
+    static constexpr int kBias = CRIA_X86_VNNI ? 128 : 0;
+    static constexpr bool kMin = false;
+    static constexpr bool kSigned = !CRIA_X86_VNNI;
+    static constexpr const int* kOffsets = kNibbleColumnOffsets;
+    static void codes(const uint8_t* const* blk, __m256i out[8]) {
+        nibble_columns(blk, 2, out);
+        __m256i table = iq4_table();
+        if constexpr (CRIA_X86_VNNI) table = _mm256_xor_si256(table, _mm256_set1_epi8(-128));
+        for (int i = 0; i < 8; ++i) out[i] = _mm256_shuffle_epi8(table, out[i]);
+    }
+};
+
+template <class K>
+struct Rows8Kernel {
+    template <int T>
+    static void tile(const GemmArgs& g, int64_t row0, int64_t tok0) {
+        const int64_t n_blocks = g.n_in / 32;
+        const uint8_t* blk[8];
+        for (int r = 0; r < 8; ++r) blk[r] = g.w + static_cast<size_t>(row0 + r) * g.w_row_bytes;
+        ActQ8Block32 act[T];
+        for (int t = 0; t < T; ++t) {
+            act[t] =
+                view_q8_block32(g.act + static_cast<size_t>(tok0 + t) * g.act_row_bytes, g.n_in);
+        }
+        __m256 acc[T];
+#pragma GCC unroll 8
+        for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
+        for (int64_t b = 0; b < n_blocks; ++b) {
+            __m256i codes[8];
+            K::codes(blk, codes);
+            __m256i magnitudes[8];
+            if constexpr (K::kSigned) {
+                for (int i = 0; i < 8; ++i) magnitudes[i] = _mm256_abs_epi8(codes[i]);
+            }
+            const __m256 d = gather_fp16_rows8(blk, 0);
+            __m256 m;
+            if constexpr (K::kMin) m = gather_fp16_rows8(blk, 2);
+#pragma GCC unroll 8
+            for (int t = 0; t < T; ++t) {
+                const int8_t* a = act[t].q + 32 * b;
+                // Independent partial sums: a single chain of 8 dependent dot instructions would
+                // make each block wait on the instruction latency when there are few tokens.
+                constexpr int kChains = T == 1 ? 4 : (T == 2 ? 2 : 1);
+                __m256i partial[kChains];
+                partial[0] = K::kBias != 0 ? _mm256_set1_epi32(-K::kBias * act[t].qsum[b])
+                                           : _mm256_setzero_si256();
+                for (int c = 1; c < kChains; ++c) partial[c] = _mm256_setzero_si256();
+#pragma GCC unroll 8
+                for (int i = 0; i < 8; ++i) {
+                    const __m256i av = _mm256_set1_epi32(static_cast<int>(
+                        load_u32(reinterpret_cast<const uint8_t*>(a + K::kOffsets[i]))));
+                    __m256i& dot = partial[i % kChains];
+                    if constexpr (K::kSigned) {
+                        dot = dot_u8s8_i32(dot, magnitudes[i], _mm256_sign_epi8(av, codes[i]));
+                    } else {
+                        dot = dot_u8s8_i32(dot, codes[i], av);
+                    }
+                }
+                __m256i dot = partial[0];
+                for (int c = 1; c < kChains; ++c) dot = _mm256_add_epi32(dot, partial[c]);
+                acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot),
+                                         _mm256_mul_ps(d, _mm256_set1_ps(act[t].d[b])), acc[t]);
+                if constexpr (K::kMin) {
+                    acc[t] = _mm256_fmadd_ps(m, _mm256_set1_ps(act[t].dsum[b]), acc[t]);
+                }
+            }
+            for (int r = 0; r < 8; ++r) blk[r] += K::kBytes;
+        }
+#pragma GCC unroll 8
+        for (int t = 0; t < T; ++t) _mm256_storeu_ps(g.y + (tok0 + t) * g.y_stride + row0, acc[t]);
+    }
+};
+
 // ---- Super-blocks of 256 (K-quants, IQ4_XS) --------------------------------------------------
 //
 // Traits decode a super-block into: d (float), per 16-element group g an int16 scale s_g and an
@@ -500,12 +665,12 @@ struct FloatKernel {
 
 // ---- Driver over a row range -----------------------------------------------------------------
 
-template <class Kernel, int R, int T>
+template <class Kernel, int MvR, int R, int T>
 void gemm_rows(const GemmArgs& g, int64_t row_begin, int64_t row_end) {
     if (g.n_tokens == 1) {
         int64_t r = row_begin;
-        for (; r + kMatvecRows <= row_end; r += kMatvecRows) {
-            Kernel::template tile<kMatvecRows, 1>(g, r, 0);
+        for (; r + MvR <= row_end; r += MvR) {
+            Kernel::template tile<MvR, 1>(g, r, 0);
         }
         for (; r < row_end; ++r) Kernel::template tile<1, 1>(g, r, 0);
         return;
@@ -530,9 +695,44 @@ void gemm_rows(const GemmArgs& g, int64_t row_begin, int64_t row_end) {
     }
 }
 
+// Rows in groups of 8 through Group (tiles of 8 rows x T tokens), the rest through Single.
+template <class Group, class Single, int T>
+void gemm_rows8(const GemmArgs& g, int64_t row_begin, int64_t row_end) {
+    // Group kernels address 8 rows with 32-bit offsets; absurdly long rows go one at a time.
+    const bool groupable = g.w_row_bytes <= (size_t{1} << 27);
+    const int64_t grouped_end = groupable ? row_begin + (row_end - row_begin) / 8 * 8 : row_begin;
+    if (g.n_tokens == 1) {
+        for (int64_t r = row_begin; r < grouped_end; r += 8) Group::template tile<1>(g, r, 0);
+        for (int64_t r = grouped_end; r < row_end; ++r) Single::template tile<1, 1>(g, r, 0);
+        return;
+    }
+    const int64_t block_tokens = std::max<int64_t>(
+        T, static_cast<int64_t>(kTokenBlockBytes / std::max<size_t>(1, g.act_row_bytes)) / T * T);
+    for (int64_t t0 = 0; t0 < g.n_tokens; t0 += block_tokens) {
+        const int64_t t1 = std::min(g.n_tokens, t0 + block_tokens);
+        for (int64_t r = row_begin; r < grouped_end; r += 8) {
+            int64_t t = t0;
+            for (; t + T <= t1; t += T) Group::template tile<T>(g, r, t);
+            for (; t < t1; ++t) Group::template tile<1>(g, r, t);
+        }
+        for (int64_t r = grouped_end; r < row_end; ++r) {
+            int64_t t = t0;
+            for (; t + kTileTokens <= t1; t += kTileTokens) {
+                Single::template tile<1, kTileTokens>(g, r, t);
+            }
+            for (; t < t1; ++t) Single::template tile<1, 1>(g, r, t);
+        }
+    }
+}
+
+template <class Group, class Single>
+void gemm_entry8(const GemmArgs& g, int64_t row_begin, int64_t row_end) {
+    gemm_rows8<Group, Single, kRows8Tokens>(g, row_begin, row_end);
+}
+
 template <class Kernel>
 void gemm_entry(const GemmArgs& g, int64_t row_begin, int64_t row_end) {
-    gemm_rows<Kernel, kTileRows, kTileTokens>(g, row_begin, row_end);
+    gemm_rows<Kernel, kMatvecRows, kTileRows, kTileTokens>(g, row_begin, row_end);
 }
 
 GemmFn gemm_x86(gguf::TensorType type) {
@@ -545,17 +745,17 @@ GemmFn gemm_x86(gguf::TensorType type) {
         case TensorType::kBF16:
             return &gemm_entry<FloatKernel<Bf16Traits, true>>;
         case TensorType::kQ4_0:
-            return &gemm_entry<Block32Kernel<Q4_0Traits>>;
+            return &gemm_entry8<Rows8Kernel<Q4_0Rows>, Block32Kernel<Q4_0Traits>>;
         case TensorType::kQ4_1:
-            return &gemm_entry<Block32Kernel<Q4_1Traits>>;
+            return &gemm_entry8<Rows8Kernel<Q4_1Rows>, Block32Kernel<Q4_1Traits>>;
         case TensorType::kQ5_0:
             return &gemm_entry<Block32Kernel<Q5_0Traits>>;
         case TensorType::kQ5_1:
             return &gemm_entry<Block32Kernel<Q5_1Traits>>;
         case TensorType::kQ8_0:
-            return &gemm_entry<Block32Kernel<Q8_0Traits>>;
+            return &gemm_entry8<Rows8Kernel<Q8_0Rows>, Block32Kernel<Q8_0Traits>>;
         case TensorType::kIQ4_NL:
-            return &gemm_entry<Block32Kernel<Iq4NlTraits>>;
+            return &gemm_entry8<Rows8Kernel<Iq4NlRows>, Block32Kernel<Iq4NlTraits>>;
         case TensorType::kQ2_K:
             return &gemm_entry<SuperBlockKernel<Q2_KTraits>>;
         case TensorType::kQ3_K:

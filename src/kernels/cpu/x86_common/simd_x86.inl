@@ -139,9 +139,11 @@ void convert_act_x86(ActFormat format, const float* x, uint8_t* dst, int64_t n) 
             auto* q = reinterpret_cast<int8_t*>(dst);
             auto* d = reinterpret_cast<float*>(dst + layout.scale_offset);
             auto* dsum = reinterpret_cast<float*>(dst + layout.sum_offset);
+            auto* qsum = reinterpret_cast<int32_t*>(dst + layout.qsum_offset);
             for (int64_t b = 0; b < n / 32; ++b) {
                 d[b] = quantize_run_q8(x + 32 * b, 32, q + 32 * b);
-                dsum[b] = d[b] * static_cast<float>(sum_codes(q + 32 * b, 32));
+                qsum[b] = sum_codes(q + 32 * b, 32);
+                dsum[b] = d[b] * static_cast<float>(qsum[b]);
             }
             break;
         }
