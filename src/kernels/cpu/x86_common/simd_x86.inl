@@ -133,6 +133,8 @@ void convert_act_x86(ActFormat format, const float* x, uint8_t* dst, int64_t n) 
         case ActFormat::kBf16: {
             auto* out = reinterpret_cast<__m128i*>(dst);
             for (int64_t i = 0; i < n / 8; ++i) _mm_storeu_si128(out + i, to_bf16_8(x + 8 * i));
+            auto* tail = reinterpret_cast<uint16_t*>(dst);
+            for (int64_t i = n / 8 * 8; i < n; ++i) tail[i] = fp32_to_bf16(x[i]);
             break;
         }
         case ActFormat::kQ8Block32: {
