@@ -1,5 +1,6 @@
 // `cria show PATH.gguf [--json]`: what a model file is, in the terms `ollama show` uses.
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -8,6 +9,7 @@
 #include "commands.h"
 #include "gguf/model_summary.h"
 #include "gguf/reader.h"
+#include "show_model.h"
 
 namespace cria::app {
 namespace {
@@ -104,13 +106,31 @@ int show_file(const std::string& path, bool as_json) {
 }  // namespace
 
 void add_show_command(CLI::App& root) {
-    auto* cmd = root.add_subcommand("show", "Show information about a model file");
+    auto* cmd = root.add_subcommand("show", "Show information about a model file or model");
     auto path = std::make_shared<std::string>();
     auto as_json = std::make_shared<bool>(false);
-    cmd->add_option("model", *path, "Path to a .gguf file")->required();
+    auto sections = std::make_shared<ShowModelSections>();
+    cmd->add_option("model", *path, "Path to a .gguf file, or the name of a model")->required();
     cmd->add_flag("--json", *as_json, "Print one JSON object");
-    cmd->callback([path, as_json] {
-        const int code = show_file(*path, *as_json);
+    cmd->add_flag("--modelfile", sections->modelfile, "Show the Modelfile of a model");
+    cmd->add_flag("--parameters", sections->parameters, "Show the parameters of a model");
+    cmd->add_flag("--template", sections->chat_template, "Show the chat template of a model");
+    cmd->add_flag("--system", sections->system, "Show the system prompt of a model");
+    cmd->add_flag("--license", sections->license, "Show the license of a model");
+    cmd->callback([path, as_json, sections] {
+        // What exists, or is spelled like a path, is a file; anything else is a model name in
+        // the store (model names never start with '/' or '.').
+        std::error_code ec;
+        const std::string& p = *path;
+        const bool looks_like_path =
+            p.ends_with(".gguf") || p.starts_with("/") || p.starts_with(".") || p.starts_with("~");
+        int code = 0;
+        if (looks_like_path || std::filesystem::exists(p, ec)) {
+            code = show_file(*path, *as_json);
+        } else {
+            sections->json = *as_json;
+            code = show_store_model(*path, *sections);
+        }
         if (code != 0) throw CLI::RuntimeError(code);
     });
 }

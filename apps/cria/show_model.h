@@ -1,0 +1,21 @@
+// `cria show` for a model name rather than a file path (see cmd_show_model.cpp).
+#pragma once
+
+#include <string>
+
+namespace cria::app {
+
+// What to print: everything (the default), or the one section a flag selects.
+struct ShowModelSections {
+    bool json = false;
+    bool modelfile = false;
+    bool parameters = false;
+    bool chat_template = false;
+    bool system = false;
+    bool license = false;
+};
+
+// Prints a store model; returns the process exit code.
+int show_store_model(const std::string& name, const ShowModelSections& sections);
+
+}  // namespace cria::app
