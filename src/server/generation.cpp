@@ -165,6 +165,22 @@ ApiResult<std::vector<int32_t>> ServedModel::chat_prompt(
     }
     Expected<std::string> text = impl_->render_chat(request.messages, request.tools, true);
     if (!text.has_value()) {
+        // Some templates read an assistant's content as a string even when the message only
+        // carries tool calls (OpenAI clients send null there); try again with "" for null.
+        json messages = request.messages;
+        bool had_null = false;
+        for (json& message : messages) {
+            if (message["content"].is_null()) {
+                message["content"] = "";
+                had_null = true;
+            }
+        }
+        if (had_null) {
+            Expected<std::string> retry = impl_->render_chat(messages, request.tools, true);
+            if (retry.has_value()) text = std::move(retry);
+        }
+    }
+    if (!text.has_value()) {
         // A template raises errors on conversations it does not accept (roles out of order...).
         return invalid_request(
             "The model's chat template rejected the conversation: " + text.status().message(),
