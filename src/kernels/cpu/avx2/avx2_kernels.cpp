@@ -16,9 +16,9 @@ namespace {
 
 // 16 vector registers: tiles small enough that accumulators, codes and scales stay in them.
 constexpr int kMatvecRows = 2;
-constexpr int kTileRows = 2;
-constexpr int kRows8Tokens = 2;
-constexpr int kTileTokens = 2;
+constexpr int kTileRows = 1;
+constexpr int kRows8Tokens = 4;
+constexpr int kTileTokens = 6;
 
 #include "kernels/cpu/x86_common/simd_x86.inl"
 // clang-format off

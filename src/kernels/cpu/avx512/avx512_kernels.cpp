@@ -28,8 +28,8 @@ namespace {
 
 constexpr int kMatvecRows = 4;
 constexpr int kTileRows = 2;
-constexpr int kRows8Tokens = 4;
-constexpr int kTileTokens = 4;
+constexpr int kRows8Tokens = 8;
+constexpr int kTileTokens = 8;
 
 #include "kernels/cpu/x86_common/simd_x86.inl"
 // clang-format off

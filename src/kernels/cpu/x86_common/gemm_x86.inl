@@ -685,6 +685,9 @@ void gemm_rows(const GemmArgs& g, int64_t row_begin, int64_t row_end) {
         for (; r + R <= row_end; r += R) {
             int64_t t = t0;
             for (; t + T <= t1; t += T) Kernel::template tile<R, T>(g, r, t);
+            if constexpr (T >= 4) {
+                for (; t + T / 2 <= t1; t += T / 2) Kernel::template tile<R, T / 2>(g, r, t);
+            }
             for (; t < t1; ++t) Kernel::template tile<R, 1>(g, r, t);
         }
         for (; r < row_end; ++r) {
@@ -713,6 +716,9 @@ void gemm_rows8(const GemmArgs& g, int64_t row_begin, int64_t row_end) {
         for (int64_t r = row_begin; r < grouped_end; r += 8) {
             int64_t t = t0;
             for (; t + T <= t1; t += T) Group::template tile<T>(g, r, t);
+            if constexpr (T >= 4) {
+                for (; t + T / 2 <= t1; t += T / 2) Group::template tile<T / 2>(g, r, t);
+            }
             for (; t < t1; ++t) Group::template tile<1>(g, r, t);
         }
         for (int64_t r = grouped_end; r < row_end; ++r) {
