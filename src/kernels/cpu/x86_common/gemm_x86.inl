@@ -465,15 +465,25 @@ struct Iq4XsTraits {
     static constexpr bool kSigned = true;
     static constexpr bool kCoefs = false;
     static void info(const uint8_t* b, SuperBlockInfo* out) {
+        // Sub-block j: low 4 bits = nibble j of scales_l, high 2 bits = bits 2j.. of scales_h.
+        const __m128i packed_low = _mm_cvtsi32_si128(static_cast<int>(load_u32(b + 4)));
+        const __m128i nibble = _mm_set1_epi8(0x0F);
+        const __m128i lows =
+            _mm_unpacklo_epi8(_mm_and_si128(packed_low, nibble),
+                              _mm_and_si128(_mm_srli_epi16(packed_low, 4), nibble));
         uint16_t scales_h;
         std::memcpy(&scales_h, b + 2, sizeof(scales_h));
-        alignas(32) int16_t scales[16];
-        for (int j = 0; j < 8; ++j) {
-            const int low = (b[4 + j / 2] >> (4 * (j & 1))) & 0xF;
-            const int high = (scales_h >> (2 * j)) & 3;
-            scales[2 * j] = scales[2 * j + 1] = static_cast<int16_t>((low | (high << 4)) - 32);
-        }
-        out->scales = _mm256_load_si256(reinterpret_cast<const __m256i*>(scales));
+        // Lane j: (scales_h << (14 - 2j)) >> 14 keeps bits 2j, 2j+1.
+        const __m128i highs = _mm_srli_epi16(
+            _mm_mullo_epi16(
+                _mm_set1_epi16(static_cast<int16_t>(scales_h)),
+                _mm_setr_epi16(1 << 14, 1 << 12, 1 << 10, 1 << 8, 1 << 6, 1 << 4, 1 << 2, 1)),
+            14);
+        const __m128i scales8 = _mm_sub_epi16(
+            _mm_or_si128(_mm_cvtepu8_epi16(lows), _mm_slli_epi16(highs, 4)), _mm_set1_epi16(32));
+        // One entry per group of 16: each sub-block's scale twice.
+        out->scales = _mm256_set_m128i(_mm_unpackhi_epi16(scales8, scales8),
+                                       _mm_unpacklo_epi16(scales8, scales8));
         out->coefs = _mm256_setzero_si256();
         out->d = load_fp16(b);
         out->e = 0.0f;
@@ -493,6 +503,13 @@ inline __m256i chunk_scales(__m256i half_scales, int chunk) {
         4 * k + 3, 4 * k + 2, 4 * k + 3, 4 * k + 2, 4 * k + 3, 4 * k + 2, 4 * k + 3, 4 * k + 2,
         4 * k + 3, 4 * k + 2, 4 * k + 3, 4 * k + 2, 4 * k + 3);
     return _mm256_shuffle_epi8(half_scales, pick);
+}
+
+template <int N>
+inline __m256i chain_total(const __m256i* partial) {
+    __m256i total = partial[0];
+    for (int c = 1; c < N; ++c) total = _mm256_add_epi32(total, partial[c]);
+    return total;
 }
 
 template <class K>
@@ -522,11 +539,14 @@ struct SuperBlockKernel {
                 scales_low[r] = _mm256_permute2x128_si256(info[r].scales, info[r].scales, 0x00);
                 scales_high[r] = _mm256_permute2x128_si256(info[r].scales, info[r].scales, 0x11);
             }
-            __m256i isum[R][T];
+            // With one token, two partial sums per row (even / odd chunks) halve the chain of
+            // dependent dot instructions; with several tokens the tile has enough chains.
+            constexpr int kChains = T == 1 ? 2 : 1;
+            __m256i isum[R][T * kChains];
 #pragma GCC unroll 8
             for (int r = 0; r < R; ++r) {
 #pragma GCC unroll 8
-                for (int t = 0; t < T; ++t) isum[r][t] = _mm256_setzero_si256();
+                for (int t = 0; t < T * kChains; ++t) isum[r][t] = _mm256_setzero_si256();
             }
 #pragma GCC unroll 8
             for (int c = 0; c < 8; ++c) {
@@ -549,7 +569,8 @@ struct SuperBlockKernel {
                         } else {
                             pairs = _mm256_maddubs_epi16(codes[r], a);
                         }
-                        isum[r][t] = dot_s16_i32(isum[r][t], pairs, pair_scales[r]);
+                        __m256i& sum = isum[r][t * kChains + c % kChains];
+                        sum = dot_s16_i32(sum, pairs, pair_scales[r]);
                     }
                 }
             }
@@ -560,8 +581,9 @@ struct SuperBlockKernel {
                 if constexpr (K::kCoefs) bsum = load256(act[t].bsum + 16 * b);
 #pragma GCC unroll 8
                 for (int r = 0; r < R; ++r) {
-                    __m256 v =
-                        _mm256_mul_ps(_mm256_cvtepi32_ps(isum[r][t]), _mm256_set1_ps(info[r].d));
+                    __m256 v = _mm256_mul_ps(
+                        _mm256_cvtepi32_ps(chain_total<kChains>(&isum[r][t * kChains])),
+                        _mm256_set1_ps(info[r].d));
                     if constexpr (K::kCoefs) {
                         const __m256i corr = _mm256_madd_epi16(info[r].coefs, bsum);
                         v = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(corr), _mm256_set1_ps(info[r].e),
