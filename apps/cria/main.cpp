@@ -14,6 +14,8 @@ int main(int argc, char** argv) {
     cria::app::add_list_command(root);
     cria::app::add_pull_command(root);
     cria::app::add_logits_command(root);
+    cria::app::add_make_model_command(root);
+    cria::app::add_bench_command(root);
     cria::app::add_serve_command(root);
     cria::app::add_run_command(root);
     CLI11_PARSE(root, argc, argv);
