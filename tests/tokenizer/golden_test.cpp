@@ -1,0 +1,115 @@
+// The reference test vectors in ../shared/golden/vocab: every string of every vocabulary must
+// tokenize to exactly the ids the reference tokenizers produce.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "gguf/reader.h"
+#include "test_support.h"
+#include "tokenizer/test_vectors.h"
+#include "tokenizer/tokenizer.h"
+
+namespace cria::tokenizer {
+namespace {
+
+const char* const kVocabularies[] = {
+    "llama-bpe",    "qwen2",  "gpt-2", "llama-spm", "phi-3",  "deepseek-coder",
+    "deepseek-llm", "falcon", "mpt",   "starcoder", "refact", "bert-bge",
+};
+
+// Loading the larger vocabularies takes a while: each is loaded once per test binary.
+const Tokenizer& load(const std::filesystem::path& gguf_path) {
+    static std::mutex mutex;
+    static std::map<std::string, std::unique_ptr<Tokenizer>> cache;
+    std::lock_guard<std::mutex> lock(mutex);
+    auto& slot = cache[gguf_path.string()];
+    if (!slot) {
+        auto file = gguf::File::open(gguf_path.string());
+        EXPECT_TRUE(file.has_value()) << file.status().message();
+        auto tok = Tokenizer::from_gguf(**file);
+        EXPECT_TRUE(tok.has_value()) << tok.status().message();
+        slot = std::move(tok).value();
+    }
+    return *slot;
+}
+
+std::vector<std::string> split_lines(const std::string& text) {
+    std::vector<std::string> lines;
+    size_t pos = 0;
+    while (pos < text.size()) {
+        const size_t end = text.find('\n', pos);
+        if (end == std::string::npos) {
+            lines.push_back(text.substr(pos));
+            break;
+        }
+        lines.push_back(text.substr(pos, end - pos));
+        pos = end + 1;
+    }
+    return lines;
+}
+
+class GoldenVocab : public ::testing::TestWithParam<const char*> {
+  protected:
+    void SetUp() override {
+        const std::filesystem::path dir = test::shared_dir();
+        if (dir.empty()) GTEST_SKIP() << "../shared is absent (set CRIA_SHARED); skipped";
+        base_ = dir / "golden" / "vocab" / (std::string("ggml-vocab-") + GetParam() + ".gguf");
+        if (!std::filesystem::exists(base_)) GTEST_SKIP() << base_ << " is absent; skipped";
+        tok_ = &load(base_);
+        cases_ = split_test_cases(test::read_file(base_.string() + ".inp"));
+        expected_ = split_lines(test::read_file(base_.string() + ".out"));
+        ASSERT_FALSE(cases_.empty());
+        ASSERT_EQ(cases_.size(), expected_.size());
+    }
+
+    std::filesystem::path base_;
+    const Tokenizer* tok_ = nullptr;
+    std::vector<std::string> cases_;
+    std::vector<std::string> expected_;
+};
+
+TEST_P(GoldenVocab, MatchesReferenceIds) {
+    size_t mismatches = 0;
+    for (size_t i = 0; i < cases_.size(); ++i) {
+        const std::vector<int32_t> ids = tok_->encode(cases_[i], false, false);
+        const std::string got = format_ids_line(ids);
+        if (got != expected_[i]) ++mismatches;
+        EXPECT_EQ(got, expected_[i]) << "case " << i << ": '" << cases_[i] << "'";
+    }
+    EXPECT_EQ(mismatches, 0u) << "of " << cases_.size() << " cases";
+}
+
+TEST_P(GoldenVocab, StreamingDecodeEqualsDecode) {
+    for (size_t i = 0; i < cases_.size(); ++i) {
+        const std::vector<int32_t> ids = tok_->encode(cases_[i], false, false);
+        StreamingDecoder stream(*tok_);
+        std::string streamed;
+        for (const int32_t id : ids) streamed += stream.push(id);
+        streamed += stream.flush();
+        EXPECT_EQ(streamed, tok_->decode(ids)) << "case " << i;
+    }
+}
+
+TEST_P(GoldenVocab, ByteLevelRoundTrip) {
+    if (tok_->model() != VocabModel::kBpe) GTEST_SKIP() << "not a byte-level BPE vocabulary";
+    for (size_t i = 0; i < cases_.size(); ++i) {
+        const std::vector<int32_t> ids = tok_->encode(cases_[i], false, false);
+        EXPECT_EQ(tok_->decode(ids), cases_[i]) << "case " << i;
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Vocabularies, GoldenVocab, ::testing::ValuesIn(kVocabularies),
+                         [](const ::testing::TestParamInfo<const char*>& info) {
+                             std::string name = info.param;
+                             for (char& c : name) {
+                                 if (c == '-') c = '_';
+                             }
+                             return name;
+                         });
+
+}  // namespace
+}  // namespace cria::tokenizer
