@@ -16,7 +16,10 @@
 #include "server/default_model.h"
 #include "server/generation.h"
 #include "server/http.h"
+#include "server/ollama_api.h"
 #include "server/routes.h"
+#include "store/model_options.h"
+#include "store/model_store.h"
 
 namespace cria::app {
 namespace {
@@ -52,7 +55,13 @@ int serve(const ServeFlags& flags) {
     server::ModelRegistry models;
     std::vector<std::pair<std::string, std::string>> wanted;
     for (const std::string& flag : flags.models) wanted.push_back(split_model_flag(flag));
-    if (wanted.empty()) {
+    // Every model of the store is served too, under its name (without ":latest"), with the
+    // context size its Modelfile's num_ctx asks for.
+    Expected<store::ModelStore> model_store = store::ModelStore::open_default();
+    if (!model_store.has_value()) return fail("model store: " + model_store.status().message());
+    Expected<std::vector<store::ModelEntry>> stored = model_store->list();
+    if (!stored.has_value()) return fail("model store: " + stored.status().message());
+    if (wanted.empty() && stored->empty()) {
         Expected<std::string> path = server::ensure_default_model(server::default_model_dir());
         if (!path.has_value())
             return fail("cannot prepare the demo model: " + path.status().message());
@@ -72,12 +81,32 @@ int serve(const ServeFlags& flags) {
         Status added = models.add(std::move(model).value());
         if (!added.is_ok()) return fail(added.message());
     }
+    for (const store::ModelEntry& entry : *stored) {
+        std::string name = entry.name.display();
+        if (entry.name.tag == store::kDefaultTag)
+            name.resize(name.size() - 1 - entry.name.tag.size());
+        auto details = model_store->details(entry.name.display());
+        if (!details.has_value()) return fail(name + ": " + details.status().message());
+        server::ServeOptions model_options = options;
+        const store::ModelOptions parameters =
+            store::ModelOptions::from_json(details->recipe.parameters);
+        if (parameters.num_ctx) model_options.context_length = *parameters.num_ctx;
+        Expected<std::unique_ptr<server::ServedModel>> model =
+            server::ServedModel::load(name, details->model_path.string(), model_options);
+        if (!model.has_value()) return fail(name + ": " + model.status().message());
+        std::fprintf(stderr, "cria serve: model '%s' from the store (context %lld tokens)\n",
+                     name.c_str(), static_cast<long long>((*model)->context_length()));
+        Status added = models.add(std::move(model).value());
+        if (!added.is_ok()) return fail(added.message());
+    }
 
     server::HttpOptions http_options;
     http_options.max_body_bytes = flags.max_body_bytes;
     http_options.worker_threads = flags.http_threads;
     server::HttpServer http(http_options);
     server::register_routes(http.router(), models);
+    server::register_ollama_routes(http.router(), models, *model_store,
+                                   store::RegistryOptions::from_environment());
     Expected<int> port = http.bind(address->host, address->port);
     if (!port.has_value()) return fail(port.status().message());
 

@@ -1,0 +1,424 @@
+#include "server/ollama_api.h"
+
+#include <ctime>
+#include <fstream>
+#include <functional>
+#include <memory>
+
+#include "core/log.h"
+#include "gguf/model_summary.h"
+#include "gguf/reader.h"
+#include "server/http.h"
+#include "store/model_options.h"
+
+namespace cria::server {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+void send_ollama_error(httplib::Response& res, int status, const std::string& message) {
+    send_json(res, status, json{{"error", message}});
+}
+
+int http_status_for(const Status& status) {
+    switch (status.code()) {
+        case ErrorCode::kNotFound:
+            return 404;
+        case ErrorCode::kInvalidArgument:
+        case ErrorCode::kCorrupt:
+        case ErrorCode::kUnsupported:
+        case ErrorCode::kOutOfRange:
+            return 400;
+        default:
+            return 500;
+    }
+}
+
+void send_status_error(httplib::Response& res, const Status& status) {
+    send_ollama_error(res, http_status_for(status), status.message());
+}
+
+// Parses a JSON body; writes a 400 and returns nullopt when it is not a JSON object.
+std::optional<nlohmann::json> parse_body(const httplib::Request& req, httplib::Response& res) {
+    nlohmann::json body = nlohmann::json::parse(req.body, nullptr, false);
+    if (body.is_discarded() || !body.is_object()) {
+        send_ollama_error(res, 400, "the request body is not a JSON object");
+        return std::nullopt;
+    }
+    return body;
+}
+
+// Ollama accepts the model under "model" and, in older clients, "name".
+std::string model_field(const nlohmann::json& body) {
+    for (const char* key : {"model", "name"}) {
+        const auto it = body.find(key);
+        if (it != body.end() && it->is_string() && !it->get<std::string>().empty()) {
+            return it->get<std::string>();
+        }
+    }
+    return {};
+}
+
+json details_json(const nlohmann::json& config) {
+    auto text = [&](const char* key) {
+        const auto it = config.find(key);
+        return it != config.end() && it->is_string() ? it->get<std::string>() : std::string();
+    };
+    json families = json::array();
+    if (const auto it = config.find("model_families"); it != config.end() && it->is_array()) {
+        for (const auto& f : *it) {
+            if (f.is_string()) families.push_back(f.get<std::string>());
+        }
+    }
+    return json{{"parent_model", ""},
+                {"format", text("model_format").empty() ? "gguf" : text("model_format")},
+                {"family", text("model_family")},
+                {"families", families},
+                {"parameter_size", text("model_type")},
+                {"quantization_level", text("file_type")}};
+}
+
+nlohmann::json read_config(const store::ModelStore& store, const store::Manifest& manifest) {
+    auto text = store.read_blob_text(manifest.config);
+    if (!text) return nlohmann::json::object();
+    nlohmann::json config = nlohmann::json::parse(*text, nullptr, false);
+    return config.is_object() ? config : nlohmann::json::object();
+}
+
+std::string parameters_text(const nlohmann::json& parameters) {
+    std::string out;
+    for (const auto& [key, value] : parameters.items()) {
+        std::string padded = key;
+        padded.resize(std::max<size_t>(padded.size() + 1, 31), ' ');
+        if (value.is_array()) {
+            for (const auto& item : value) out += padded + item.dump() + "\n";
+        } else {
+            out += padded + value.dump() + "\n";
+        }
+    }
+    return out;
+}
+
+// Streams progress events as NDJSON: `work` runs inside the response and reports through
+// `emit`; its final Status becomes {"status":"success"} or {"error": ...}.
+void stream_progress(httplib::Response& res, std::function<Status(const store::ProgressFn&)> work) {
+    res.status = 200;
+    res.set_chunked_content_provider(
+        "application/x-ndjson", [work = std::move(work)](size_t, httplib::DataSink& sink) {
+            bool client_present = true;
+            auto write_line = [&](const json& line) {
+                if (!client_present) return;
+                const std::string text = line.dump() + "\n";
+                client_present = sink.write(text.data(), text.size());
+            };
+            std::string last_status;
+            const Status result = work([&](const store::Progress& p) {
+                if (p.status == "success") return;  // sent once the work has returned
+                json line{{"status", p.status}};
+                if (p.digest) line["digest"] = *p.digest;
+                if (p.total > 0) {
+                    line["total"] = p.total;
+                    line["completed"] = p.completed;
+                }
+                write_line(line);
+            });
+            write_line(result ? json{{"status", "success"}} : json{{"error", result.message()}});
+            sink.done();
+            return true;
+        });
+}
+
+// Runs `work` to the end and answers once: success or the error with its status code.
+void respond_once(httplib::Response& res,
+                  const std::function<Status(const store::ProgressFn&)>& work) {
+    const Status result = work({});
+    if (!result) return send_status_error(res, result);
+    send_json(res, 200, json{{"status", "success"}});
+}
+
+void handle_show(const store::ModelStore& store, const httplib::Request& req,
+                 httplib::Response& res) {
+    auto body = parse_body(req, res);
+    if (!body) return;
+    const std::string name = model_field(*body);
+    if (name.empty()) return send_ollama_error(res, 400, "model is required");
+    auto details = store.details(name);
+    if (!details) return send_status_error(res, details.status());
+    auto file = gguf::File::open(details->model_path.string());
+    if (!file) return send_status_error(res, file.status());
+    const store::ModelRecipe& recipe = details->recipe;
+    const std::string chat_template =
+        recipe.chat_template.value_or((*file)->get_string("tokenizer.chat_template"));
+    store::ModelRecipe printable = recipe;
+    if (!printable.chat_template && !chat_template.empty()) printable.chat_template = chat_template;
+
+    json out;
+    if (!recipe.licenses.empty()) {
+        std::string license;
+        for (const auto& l : recipe.licenses) license += (license.empty() ? "" : "\n") + l;
+        out["license"] = license;
+    }
+    out["modelfile"] = store::format_modelfile(
+        printable,
+        "Modelfile generated by \"cria show\"\nTo build a new Modelfile based on "
+        "this, replace FROM with:\nFROM " +
+            details->name.display());
+    out["parameters"] = parameters_text(recipe.parameters);
+    out["template"] = chat_template;
+    if (recipe.system) out["system"] = *recipe.system;
+    out["details"] = details_json(details->config);
+    const gguf::ModelSummary summary = gguf::summarize(**file);
+    json info;
+    info["general.architecture"] = summary.architecture;
+    info["general.parameter_count"] = summary.parameters;
+    if (!summary.architecture.empty()) {
+        info[summary.architecture + ".context_length"] = summary.context_length;
+        info[summary.architecture + ".embedding_length"] = summary.embedding_length;
+        info[summary.architecture + ".block_count"] = summary.block_count;
+    }
+    out["model_info"] = info;
+    json messages = json::array();
+    for (const auto& m : recipe.messages)
+        messages.push_back({{"role", m.role}, {"content", m.content}});
+    if (!messages.empty()) out["messages"] = messages;
+    out["capabilities"] = json::array({"completion"});
+    send_json(res, 200, out);
+}
+
+void handle_blob_upload(store::ModelStore& store, const httplib::Request& req,
+                        httplib::Response& res, const httplib::ContentReader& reader) {
+    auto digest = store::Digest::parse(req.matches[1].str());
+    if (!digest) return send_ollama_error(res, 400, digest.status().message());
+    if (store.has_blob(*digest)) {
+        // Drain the body so the connection stays usable; the blob is already here.
+        reader([](const char*, size_t) { return true; });
+        res.status = 201;
+        return;
+    }
+    const auto partial = store.partial_blob_path(*digest).string() + "-upload";
+    std::ofstream out(partial, std::ios::binary | std::ios::trunc);
+    if (!out) return send_ollama_error(res, 500, "cannot write " + partial);
+    reader([&](const char* data, size_t size) {
+        out.write(data, static_cast<std::streamsize>(size));
+        return static_cast<bool>(out);
+    });
+    out.close();
+    if (!out) {
+        std::error_code ec;
+        std::filesystem::remove(partial, ec);
+        return send_ollama_error(res, 500, "cannot write " + partial);
+    }
+    const Status committed = store.commit_blob_file(partial, *digest);
+    if (!committed) return send_ollama_error(res, 400, committed.message());
+    res.status = 201;
+}
+
+}  // namespace
+
+std::string rfc3339_utc(int64_t unix_seconds) {
+    const std::time_t t = static_cast<std::time_t>(unix_seconds);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+nlohmann::ordered_json ollama_model_json(const store::ModelEntry& entry,
+                                         const nlohmann::json& config) {
+    const std::string name = entry.name.display();
+    return json{{"name", name},
+                {"model", name},
+                {"modified_at", rfc3339_utc(entry.modified_unix)},
+                {"size", entry.size},
+                {"digest", entry.manifest_digest.hex()},
+                {"details", details_json(config)}};
+}
+
+ApiResult<CreateRequest> parse_create_request(const nlohmann::json& body) {
+    CreateRequest request;
+    request.name = model_field(body);
+    if (request.name.empty()) return invalid_request("model is required");
+    if (!store::ModelName::parse(request.name)) {
+        return invalid_request("invalid model name '" + request.name + "'");
+    }
+    auto string_field = [&](const char* key) -> std::optional<std::string> {
+        const auto it = body.find(key);
+        if (it == body.end() || it->is_null()) return std::nullopt;
+        if (!it->is_string()) return std::nullopt;
+        return it->get<std::string>();
+    };
+    for (const char* key : {"from", "template", "system", "quantize", "modelfile"}) {
+        const auto it = body.find(key);
+        if (it != body.end() && !it->is_null() && !it->is_string()) {
+            return invalid_request(std::string(key) + " must be a string");
+        }
+    }
+    if (string_field("quantize")) return invalid_request("quantize is not supported by cria");
+    if (auto modelfile = string_field("modelfile")) {
+        // Older clients send the Modelfile text itself.
+        auto parsed = store::parse_modelfile(*modelfile);
+        if (!parsed) return invalid_request(parsed.status().message());
+        request.recipe = *parsed;
+    }
+    if (auto from = string_field("from")) request.recipe.from = *from;
+    if (const auto files = body.find("files"); files != body.end() && !files->is_null()) {
+        if (!files->is_object() || files->empty()) {
+            return invalid_request("files must map file names to blob digests");
+        }
+        if (files->size() > 1) {
+            return invalid_request("cria builds a model from one GGUF file; got several files");
+        }
+        const auto& digest = files->begin().value();
+        if (!digest.is_string() || !store::Digest::parse(digest.get<std::string>())) {
+            return invalid_request("files must map file names to blob digests");
+        }
+        request.recipe.from = digest.get<std::string>();
+    }
+    if (request.recipe.from.empty()) return invalid_request("neither 'from' nor 'files' was given");
+    if (const auto adapters = body.find("adapters"); adapters != body.end() && !adapters->empty()) {
+        return invalid_request("adapters are not supported: cria cannot apply LoRA adapters");
+    }
+    if (auto t = string_field("template")) request.recipe.chat_template = *t;
+    if (auto s = string_field("system")) request.recipe.system = *s;
+    if (const auto params = body.find("parameters"); params != body.end()) {
+        auto normalized = store::normalize_options(*params);
+        if (!normalized) return invalid_request(normalized.status().message());
+        request.recipe.parameters = store::merge_options(request.recipe.parameters, *normalized);
+    }
+    if (const auto messages = body.find("messages");
+        messages != body.end() && !messages->is_null()) {
+        if (!messages->is_array()) return invalid_request("messages must be an array");
+        request.recipe.messages.clear();
+        for (const auto& m : *messages) {
+            if (!m.is_object() || !m.contains("role") || !m["role"].is_string() ||
+                !m.contains("content") || !m["content"].is_string() ||
+                !store::valid_message_role(m["role"].get<std::string>())) {
+                return invalid_request(
+                    "each message needs a role (system, user or assistant) and a string content");
+            }
+            request.recipe.messages.push_back(
+                {m["role"].get<std::string>(), m["content"].get<std::string>()});
+        }
+    }
+    if (const auto license = body.find("license"); license != body.end() && !license->is_null()) {
+        if (license->is_string()) {
+            request.recipe.licenses.push_back(license->get<std::string>());
+        } else if (license->is_array()) {
+            for (const auto& l : *license) {
+                if (!l.is_string()) return invalid_request("license must be a string or strings");
+                request.recipe.licenses.push_back(l.get<std::string>());
+            }
+        } else {
+            return invalid_request("license must be a string or strings");
+        }
+    }
+    if (const auto stream = body.find("stream"); stream != body.end() && stream->is_boolean()) {
+        request.stream = stream->get<bool>();
+    }
+    return request;
+}
+
+void register_ollama_routes(httplib::Server& router, ModelRegistry& models,
+                            store::ModelStore& store, const store::RegistryOptions& registry) {
+    router.Get("/api/tags", [&store](const httplib::Request&, httplib::Response& res) {
+        auto entries = store.list();
+        if (!entries) return send_status_error(res, entries.status());
+        json list = json::array();
+        for (const auto& entry : *entries) {
+            list.push_back(ollama_model_json(entry, read_config(store, entry.manifest)));
+        }
+        send_json(res, 200, json{{"models", list}});
+    });
+    router.Post("/api/show", [&store](const httplib::Request& req, httplib::Response& res) {
+        handle_show(store, req, res);
+    });
+    router.Post("/api/copy", [&store](const httplib::Request& req, httplib::Response& res) {
+        auto body = parse_body(req, res);
+        if (!body) return;
+        const auto source = body->value("source", std::string());
+        const auto destination = body->value("destination", std::string());
+        if (source.empty() || destination.empty()) {
+            return send_ollama_error(res, 400, "source and destination are required");
+        }
+        const Status copied = store.copy(source, destination);
+        if (!copied) return send_status_error(res, copied);
+        res.status = 200;
+    });
+    router.Delete("/api/delete", [&store](const httplib::Request& req, httplib::Response& res) {
+        auto body = parse_body(req, res);
+        if (!body) return;
+        const std::string name = model_field(*body);
+        if (name.empty()) return send_ollama_error(res, 400, "model is required");
+        const Status removed = store.remove(name);
+        if (!removed) return send_status_error(res, removed);
+        res.status = 200;
+    });
+    router.Get(R"(/api/blobs/([^/]+))",
+               [&store](const httplib::Request& req, httplib::Response& res) {
+                   auto digest = store::Digest::parse(req.matches[1].str());
+                   if (!digest) return send_ollama_error(res, 400, digest.status().message());
+                   if (!store.has_blob(*digest))
+                       return send_ollama_error(res, 404, "blob not found");
+                   res.status = 200;
+               });
+    router.Post(R"(/api/blobs/([^/]+))",
+                [&store](const httplib::Request& req, httplib::Response& res,
+                         const httplib::ContentReader& reader) {
+                    handle_blob_upload(store, req, res, reader);
+                });
+    router.Post("/api/create", [&store](const httplib::Request& req, httplib::Response& res) {
+        auto body = parse_body(req, res);
+        if (!body) return;
+        auto parsed = parse_create_request(*body);
+        if (!parsed.ok()) return send_ollama_error(res, 400, parsed.error().message);
+        auto request = std::make_shared<CreateRequest>(parsed.value());
+        // Relative FROM paths are the server's business only when absolute: a client's working
+        // directory means nothing here.
+        auto work = [&store, request](const store::ProgressFn& progress) -> Status {
+            auto created = store.create(request->name, request->recipe, "/", progress);
+            return created ? Status::ok() : created.status();
+        };
+        if (request->stream) return stream_progress(res, work);
+        respond_once(res, work);
+    });
+    router.Post("/api/pull",
+                [&store, registry](const httplib::Request& req, httplib::Response& res) {
+                    auto body = parse_body(req, res);
+                    if (!body) return;
+                    const std::string name = model_field(*body);
+                    if (name.empty()) return send_ollama_error(res, 400, "model is required");
+                    if (!store::ModelName::parse(name)) {
+                        return send_ollama_error(res, 400, "invalid model name '" + name + "'");
+                    }
+                    store::RegistryOptions options = registry;
+                    options.insecure = body->value("insecure", false);
+                    auto work = [&store, name, options](const store::ProgressFn& progress) {
+                        return store::pull_model(store, name, options, progress);
+                    };
+                    if (body->value("stream", true)) return stream_progress(res, work);
+                    respond_once(res, work);
+                });
+    router.Get("/api/ps", [&models, &store](const httplib::Request&, httplib::Response& res) {
+        json list = json::array();
+        for (const ModelCard& card : models.cards()) {
+            json entry{{"name", card.id},
+                       {"model", card.id},
+                       {"size", 0},
+                       {"digest", ""},
+                       {"details", details_json(nlohmann::json::object())},
+                       {"expires_at", "0001-01-01T00:00:00Z"},
+                       {"size_vram", 0}};
+            if (auto manifest = store.read_manifest(card.id)) {
+                if (const auto* layer = manifest->find(store::media_type::kModel)) {
+                    entry["size"] = layer->size;
+                }
+                entry["details"] = details_json(read_config(store, *manifest));
+            }
+            list.push_back(entry);
+        }
+        send_json(res, 200, json{{"models", list}});
+    });
+}
+
+}  // namespace cria::server

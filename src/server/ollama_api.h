@@ -1,0 +1,48 @@
+// Ollama's native model-management API over the model store:
+//
+//   GET    /api/tags                 models in the store
+//   POST   /api/show                 a model's Modelfile, parameters, template, system, details
+//   POST   /api/copy                 {source, destination}
+//   DELETE /api/delete               {model}
+//   HEAD   /api/blobs/:digest        200 when the blob is present
+//   POST   /api/blobs/:digest        uploads a blob, verified against its digest (201)
+//   POST   /api/create               {model, from | files, template, system, parameters,
+//                                     messages, license, stream}: NDJSON progress
+//   POST   /api/pull                 {model, insecure, stream}: NDJSON progress
+//   GET    /api/ps                   the models the server has loaded
+//
+// Errors are Ollama's: {"error": "..."} with 400 for bad requests and 404 for unknown models.
+// The JSON builders are pure functions so that the shapes are unit-tested without a socket.
+#pragma once
+
+#include <httplib.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "server/generation.h"
+#include "store/model_store.h"
+#include "store/registry_client.h"
+
+namespace cria::server {
+
+// {"name","model","modified_at","size","digest","details"} as /api/tags lists a model.
+nlohmann::ordered_json ollama_model_json(const store::ModelEntry& entry,
+                                         const nlohmann::json& config);
+// "2026-11-24T23:52:43Z"
+std::string rfc3339_utc(int64_t unix_seconds);
+
+// What /api/create accepts, turned into a recipe; an error message (400) when malformed.
+struct CreateRequest {
+    std::string name;
+    store::ModelRecipe recipe;
+    bool stream = true;
+};
+ApiResult<CreateRequest> parse_create_request(const nlohmann::json& body);
+
+// Registers the routes above. `store` and `models` must outlive the server.
+void register_ollama_routes(httplib::Server& router, ModelRegistry& models,
+                            store::ModelStore& store, const store::RegistryOptions& registry);
+
+}  // namespace cria::server
