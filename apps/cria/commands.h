@@ -9,6 +9,8 @@ namespace cria::app {
 
 void add_show_command(CLI::App& root);
 void add_render_template_command(CLI::App& root);
+void add_tokenize_command(CLI::App& root);
+void add_detokenize_command(CLI::App& root);
 void add_create_command(CLI::App& root);
 void add_cp_command(CLI::App& root);
 void add_rm_command(CLI::App& root);

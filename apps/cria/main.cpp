@@ -8,6 +8,8 @@ int main(int argc, char** argv) {
     root.set_version_flag("--version", "cria 0.1.0");
     cria::app::add_show_command(root);
     cria::app::add_render_template_command(root);
+    cria::app::add_tokenize_command(root);
+    cria::app::add_detokenize_command(root);
     cria::app::add_create_command(root);
     cria::app::add_cp_command(root);
     cria::app::add_rm_command(root);
