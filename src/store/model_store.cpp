@@ -118,6 +118,9 @@ StoreLock::~StoreLock() {
 
 fs::path ModelStore::default_root() {
     if (const char* env = std::getenv("CRIA_MODELS"); env != nullptr && *env != '\0') return env;
+    if (const char* home = std::getenv("CRIA_HOME"); home != nullptr && *home != '\0') {
+        return fs::path(home) / "models";
+    }
     const char* home = std::getenv("HOME");
     return fs::path(home != nullptr ? home : ".") / ".cria" / "models";
 }

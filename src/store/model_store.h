@@ -61,7 +61,7 @@ inline constexpr uint64_t kMaxTextLayerBytes = 16u << 20;
 
 class ModelStore {
   public:
-    // CRIA_MODELS, else $HOME/.cria/models.
+    // CRIA_MODELS, else $CRIA_HOME/models, else $HOME/.cria/models.
     static std::filesystem::path default_root();
     // Opens (creating blobs/ and manifests/ when missing) the store at `root`.
     static Expected<ModelStore> open(const std::filesystem::path& root);
