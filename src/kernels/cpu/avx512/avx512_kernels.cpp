@@ -186,6 +186,7 @@ struct Block32PairKernel {
 #pragma GCC unroll 8
             for (int r = 0; r < R; ++r) {
                 const uint8_t* block = w[r] + b * P::kBytes;
+                if ((b & 3) == 0) prefetch_ahead(block, 4 * P::kBytes);
                 codes[r] = P::codes(block);
                 const __m128 d = load_fp16_pair(block, block + P::kBytes);
                 scale[r] = _mm512_permutexvar_ps(pattern, _mm512_zextps128_ps512(d));

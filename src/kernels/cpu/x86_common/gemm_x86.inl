@@ -12,6 +12,15 @@
 
 constexpr size_t kTokenBlockBytes = 384 * 1024;
 
+// Streaming weights from memory: the hardware prefetchers follow the row streams, but too
+// late when several rows are read at once; ask for the lines kPrefetchBytes ahead explicitly.
+constexpr int kPrefetchBytes = 8192;
+inline void prefetch_ahead(const uint8_t* p, int bytes) {
+    for (int offset = 0; offset < bytes; offset += 64) {
+        _mm_prefetch(reinterpret_cast<const char*>(p + kPrefetchBytes + offset), _MM_HINT_T0);
+    }
+}
+
 // ---- Types in blocks of 32 with one float scale per block ----------------------------------
 //
 // Traits provide, per block: codes (32 bytes, unsigned or signed), its scale d, and `offset`:
@@ -106,6 +115,7 @@ struct Block32Kernel {
 #pragma GCC unroll 8
             for (int r = 0; r < R; ++r) {
                 const uint8_t* block = w[r] + b * K::kBytes;
+                if ((b & 3) == 0) prefetch_ahead(block, 4 * K::kBytes);
                 codes[r] = K::codes(block);
                 scale[r] = _mm256_set1_ps(K::scale(block));
                 if constexpr (K::kOffset) offset[r] = K::offset(block);
@@ -259,6 +269,9 @@ struct Rows8Kernel {
 #pragma GCC unroll 8
         for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
         for (int64_t b = 0; b < n_blocks; ++b) {
+            if ((b & 3) == 0) {
+                for (int r = 0; r < 8; ++r) prefetch_ahead(blk[r], 4 * K::kBytes);
+            }
             __m256i codes[8];
             K::codes(blk, codes);
             __m256i magnitudes[8];
@@ -536,6 +549,7 @@ struct SuperBlockKernel {
 #pragma GCC unroll 8
             for (int r = 0; r < R; ++r) {
                 K::info(w[r] + b * K::kBytes, &info[r]);
+                prefetch_ahead(w[r] + b * K::kBytes, K::kBytes);
                 scales_low[r] = _mm256_permute2x128_si256(info[r].scales, info[r].scales, 0x00);
                 scales_high[r] = _mm256_permute2x128_si256(info[r].scales, info[r].scales, 0x11);
             }
@@ -650,7 +664,10 @@ struct FloatKernel {
         for (; i + 8 <= g.n_in; i += 8) {
             __m256 wv[R];
 #pragma GCC unroll 8
-            for (int r = 0; r < R; ++r) wv[r] = K::load8(w[r] + i * K::kElemBytes);
+            for (int r = 0; r < R; ++r) {
+                if (i % 32 == 0) prefetch_ahead(w[r] + i * K::kElemBytes, 32 * K::kElemBytes);
+                wv[r] = K::load8(w[r] + i * K::kElemBytes);
+            }
 #pragma GCC unroll 8
             for (int t = 0; t < T; ++t) {
                 const __m256 xv = load_act(x[t], i);
