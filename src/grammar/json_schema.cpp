@@ -14,7 +14,8 @@ namespace {
 
 using nlohmann::json;
 
-constexpr uint32_t kMaxWhitespace = 40;
+constexpr uint32_t kMaxIndentSpaces = 32;
+constexpr uint32_t kMaxIndentTabs = 8;
 constexpr uint32_t kMaxIntegerDigits = 15;
 constexpr uint32_t kMaxFractionDigits = 15;
 constexpr uint32_t kMaxExponentDigits = 2;
@@ -192,19 +193,17 @@ struct JsonSchemaCompiler::Impl {
         return id;
     }
 
+    // Whitespace as compact or pretty-printed JSON has it: nothing, one space, or a newline
+    // and an indentation of spaces or of tabs. Bounded so that a weak model cannot spend its
+    // whole token budget on layout.
     RuleId ws() {
         return shared_rule("ws", [&] {
-            ByteSet first;
-            first.add(' ');
-            first.add('\t');
-            first.add('\n');
-            ByteSet more;
-            more.add(' ');
-            more.add('\t');
-            const RuleId tail =
-                builder.repeat("ws-tail", seq(Element::byte_set(more)), 0, kMaxWhitespace - 1);
-            return builder.define(
-                "ws", {Sequence{}, Sequence{Element::byte_set(first), Element::ref(tail)}});
+            const RuleId spaces =
+                builder.repeat("ws-spaces", literal(" "), 0, kMaxIndentSpaces);
+            const RuleId tabs = builder.repeat("ws-tabs", literal("\t"), 0, kMaxIndentTabs);
+            return builder.define("ws", {Sequence{}, literal(" "),
+                                         Sequence{Element::byte('\n'), Element::ref(spaces)},
+                                         Sequence{Element::byte('\n'), Element::ref(tabs)}});
         });
     }
 

@@ -15,7 +15,8 @@
 //   (nlohmann::json sorts keys by name); optional ones may be left out. Undeclared properties are
 //   only generated for schemas without `properties`.
 // - oneOf is generated like anyOf: its branches must not overlap for the output to validate.
-// - Whitespace between tokens is limited to one run of at most 40 bytes; numbers to 15
+// - Whitespace between tokens is nothing, one space, or a newline followed by up to 32 spaces
+//   or 8 tabs; numbers to 15
 //   integer digits, 15 fraction digits and 2 exponent digits, which also keeps them exact in
 //   JavaScript and other double-based parsers.
 // - \u escapes in strings never encode surrogates, so string lengths count the same everywhere.

@@ -619,6 +619,19 @@ ApiResult<ChatCompletionRequest> parse_chat_completion_request(std::string_view 
     if (auto e = read_stream(body, &request.stream, &request.include_usage)) return *e;
     if (auto e = read_tools(body, &request.tools, &request.tool_choice)) return *e;
     if (auto e = read_response_format(body, &request.response_format)) return *e;
+    if (auto e = read_bool(body, "parallel_tool_calls", &request.parallel_tool_calls)) return *e;
+    if (find_field(body, "reasoning_effort") != nullptr) {
+        std::string effort;
+        if (auto e = read_string(body, "reasoning_effort", &effort)) return *e;
+        if (effort != "none" && effort != "minimal" && effort != "low" && effort != "medium" &&
+            effort != "high") {
+            return invalid_request("Invalid value for 'reasoning_effort': '" + effort +
+                                       "'. Supported values are 'none', 'minimal', 'low', "
+                                       "'medium' and 'high'.",
+                                   "reasoning_effort", "invalid_value");
+        }
+        request.enable_thinking = effort != "none";
+    }
     if (auto e = read_string(body, "user", &request.user)) return *e;
     return request;
 }

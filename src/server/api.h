@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -13,6 +14,10 @@
 #include <vector>
 
 #include "sampling/sampling_params.h"
+
+namespace cria::grammar {
+class Grammar;
+}
 
 namespace cria::server {
 
@@ -64,6 +69,8 @@ sampling::SamplingParams openai_default_sampling();
 // with the request field named; the sampler checks them again when it is created.
 struct GenerationRequest {
     sampling::SamplingParams sampling = openai_default_sampling();  // logprobs included
+    // Constrains decoding to this grammar when set (structured outputs, forced tool calls).
+    std::shared_ptr<const grammar::Grammar> grammar;
     std::optional<int64_t> max_tokens;  // absent: until end of turn or end of context
     std::vector<std::string> stop;
     int n = 1;
@@ -77,6 +84,9 @@ struct ChatCompletionRequest {
     nlohmann::ordered_json tools;        // null or the request's array, passed to the template
     nlohmann::ordered_json tool_choice;  // null or as sent
     nlohmann::ordered_json response_format;
+    bool parallel_tool_calls = true;
+    // reasoning_effort "none" sets false: templates that read `enable_thinking` skip reasoning.
+    std::optional<bool> enable_thinking;
     GenerationRequest generation;
     bool stream = false;
     bool include_usage = false;

@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "engine/engine.h"
 #include "gguf/reader.h"
+#include "grammar/matcher.h"
 #include "sampling/sampler.h"
 #include "sampling/stop_matcher.h"
 #include "tokenizer/tokenizer.h"
@@ -29,6 +30,8 @@ struct ServedModel::Impl {
     std::string bos_text;
     std::string eos_text;
     std::vector<int32_t> end_tokens;  // sorted: generation ends when one is sampled
+    // Token bytes arranged for grammar masks; built on the first constrained request.
+    std::shared_ptr<const grammar::TokenVocabulary> grammar_vocabulary;
 
     // State of the one sequence generations run on (used only under the lease).
     std::unique_ptr<engine::Sequence> sequence;
@@ -41,12 +44,14 @@ struct ServedModel::Impl {
     }
 
     Expected<std::string> render_chat(const json& messages, const json& tools,
-                                      bool add_generation_prompt) const {
+                                      bool add_generation_prompt,
+                                      std::optional<bool> enable_thinking = std::nullopt) const {
         json context = {{"messages", messages},
                         {"add_generation_prompt", add_generation_prompt},
                         {"bos_token", bos_text},
                         {"eos_token", eos_text}};
         if (!tools.is_null()) context["tools"] = tools;
+        if (enable_thinking) context["enable_thinking"] = *enable_thinking;
         return chat_template->render(context);
     }
 
@@ -163,7 +168,8 @@ ApiResult<std::vector<int32_t>> ServedModel::chat_prompt(
             "The model '" + impl_->name + "' has no chat template; use /v1/completions instead.",
             "model", "no_chat_template");
     }
-    Expected<std::string> text = impl_->render_chat(request.messages, request.tools, true);
+    Expected<std::string> text =
+        impl_->render_chat(request.messages, request.tools, true, request.enable_thinking);
     if (!text.has_value()) {
         // Some templates read an assistant's content as a string even when the message only
         // carries tool calls (OpenAI clients send null there); try again with "" for null.
@@ -176,7 +182,7 @@ ApiResult<std::vector<int32_t>> ServedModel::chat_prompt(
             }
         }
         if (had_null) {
-            Expected<std::string> retry = impl_->render_chat(messages, request.tools, true);
+            Expected<std::string> retry = impl_->render_chat(messages, request.tools, true, request.enable_thinking);
             if (retry.has_value()) text = std::move(retry);
         }
     }
@@ -214,6 +220,11 @@ ApiResult<std::vector<int32_t>> ServedModel::completion_prompt(const PromptInput
                                "invalid_value");
     }
     return tokens;
+}
+
+const std::string& ServedModel::chat_template_source() const {
+    static const std::string kNone;
+    return impl_->chat_template ? impl_->chat_template->source() : kNone;
 }
 
 std::string ServedModel::detokenize(const std::vector<int32_t>& tokens) const {
@@ -302,6 +313,26 @@ Expected<ChoiceOutcome> ServedModel::generate(Lease& lease, const std::vector<in
     CRIA_ASSIGN_OR_RETURN(sampling::StopMatcher stop, sampling::StopMatcher::create(request.stop));
     tokenizer::StreamingDecoder text_decoder(*m.tokenizer, /*at_text_start=*/false);
 
+    // Structured outputs: the grammar bans every token that cannot continue a valid answer.
+    std::optional<grammar::Matcher> matcher;
+    std::optional<sampling::TokenBitmask> allowed;
+    if (request.grammar) {
+        if (!m.grammar_vocabulary) {
+            const tokenizer::Tokenizer& tok = *m.tokenizer;
+            std::vector<std::string> pieces(static_cast<size_t>(tok.n_vocab()));
+            std::vector<bool> never_text(pieces.size());
+            for (int32_t id = 0; id < tok.n_vocab(); ++id) {
+                never_text[static_cast<size_t>(id)] = tok.is_control(id);
+                if (!tok.is_control(id)) pieces[static_cast<size_t>(id)] = tok.token_piece(id);
+            }
+            CRIA_ASSIGN_OR_RETURN(
+                m.grammar_vocabulary,
+                grammar::TokenVocabulary::create(std::move(pieces), never_text, m.end_tokens));
+        }
+        matcher.emplace(request.grammar, m.grammar_vocabulary);
+        allowed.emplace(static_cast<int32_t>(m.engine->n_vocab()), false);
+    }
+
     const int64_t room = n_ctx - prompt_size;
     const int64_t limit = std::min(request.max_tokens.value_or(room), room);
     const bool with_logprobs = params.logprobs;
@@ -316,7 +347,17 @@ Expected<ChoiceOutcome> ServedModel::generate(Lease& lease, const std::vector<in
             outcome.cancelled = true;
             return outcome;
         }
-        CRIA_ASSIGN_OR_RETURN(sampling::SampledToken sampled, sampler.sample(*logits));
+        if (matcher) {
+            // A complete answer that nothing can extend ends here (also without end tokens).
+            if (!matcher->can_continue()) {
+                outcome.finish_reason = "stop";
+                break;
+            }
+            CRIA_RETURN_IF_ERROR(matcher->fill_mask(allowed->words()));
+        }
+        CRIA_ASSIGN_OR_RETURN(sampling::SampledToken sampled,
+                              sampler.sample(*logits, matcher ? &*allowed : nullptr));
+        if (matcher) CRIA_RETURN_IF_ERROR(matcher->accept_token(sampled.token));
         ++outcome.completion_tokens;
         if (m.is_end(sampled.token)) {
             outcome.finish_reason = "stop";

@@ -60,6 +60,8 @@ class ServedModel {
     // A legacy prompt: text tokenized as the model's tokenizer does, or ids checked.
     ApiResult<std::vector<int32_t>> completion_prompt(const PromptInput& prompt) const;
     std::string detokenize(const std::vector<int32_t>& tokens) const;
+    // The chat template's source; empty when the model has none.
+    const std::string& chat_template_source() const;
 
     // Exclusive use of the model for one request's choices.
     class Lease {

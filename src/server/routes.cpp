@@ -7,6 +7,7 @@
 
 #include "core/log.h"
 #include "server/http.h"
+#include "server/structured_output.h"
 
 namespace cria::server {
 namespace {
@@ -173,15 +174,28 @@ void handle_chat(ModelRegistry& models, const httplib::Request& req, httplib::Re
     ChatCompletionRequest& chat = parsed.value();
     ServedModel* model = resolve_model(models, chat.model, chat.generation, res);
     if (model == nullptr) return;
+    ApiResult<OutputPlan> planned = plan_chat_output(chat, model->chat_template_source());
+    if (!planned.ok()) return send_error(res, planned.error());
+    auto plan = std::make_shared<OutputPlan>(std::move(planned.value()));
     ApiResult<std::vector<int32_t>> prompt = model->chat_prompt(chat);
     if (!prompt.ok()) return send_error(res, prompt.error());
     if (auto error = check_context(*model, prompt.value().size(), "messages")) {
         return send_error(res, *error);
     }
+    if (plan->split_reasoning) {
+        // QwQ and the R1 distills open <think> in the prompt itself.
+        const std::vector<int32_t>& ids = prompt.value();
+        const size_t tail = std::min<size_t>(ids.size(), 16);
+        plan->starts_in_reasoning = chat::prompt_opens_reasoning(model->detokenize(
+            std::vector<int32_t>(ids.end() - static_cast<long>(tail), ids.end())));
+    }
+    // Reasoning and tool calls are carved out of the text; plain answers pass through as is.
+    const bool shaped = plan->split_reasoning || plan->parse_tool_calls;
 
     auto request = std::make_shared<PreparedRequest>();
     request->model = model;
     request->generation = chat.generation;
+    request->generation.grammar = plan->grammar;
     request->usage.prompt_tokens = static_cast<int64_t>(prompt.value().size());
     request->prompts.push_back(std::move(prompt.value()));
     for (int i = 0; i < chat.generation.n; ++i) request->jobs.push_back({0, i});
@@ -193,11 +207,73 @@ void handle_chat(ModelRegistry& models, const httplib::Request& req, httplib::Re
         auto outcomes = run_to_completion(req, res, *request);
         if (!outcomes) return;
         std::vector<ChoiceResult> choices;
+        std::vector<json> messages;  // shaped messages, in choice order
         for (size_t i = 0; i < outcomes->size(); ++i) {
-            choices.push_back(to_choice(static_cast<int>(i), std::move((*outcomes)[i])));
+            ChoiceOutcome& outcome = (*outcomes)[i];
+            if (shaped) {
+                ChatOutputShaper shaper(*plan);
+                shaper.feed(outcome.text);
+                shaper.finish(outcome.finish_reason);
+                json message = json::object();
+                shaper.fill_message(message);
+                messages.push_back(std::move(message));
+            }
+            choices.push_back(to_choice(static_cast<int>(i), std::move(outcome)));
         }
-        return send_json(
-            res, 200, chat_completion_json(request->meta, choices, with_logprobs, request->usage));
+        json body = chat_completion_json(request->meta, choices, with_logprobs, request->usage);
+        for (size_t i = 0; i < messages.size(); ++i) {
+            for (auto& [key, value] : messages[i].items()) {
+                body["choices"][i]["message"][key] = value;
+            }
+        }
+        return send_json(res, 200, body);
+    }
+    if (shaped) {
+        stream_response(
+            req, res, request, "chat.completion.chunk",
+            [with_logprobs, plan](SseWriter& writer, PreparedRequest& r) {
+                auto shaper = std::make_shared<std::unique_ptr<ChatOutputShaper>>();
+                // Each delta travels in a content chunk whose delta is replaced.
+                auto send_delta = [&writer, &r](int index, json delta,
+                                                const std::vector<TokenLogprob>* logprobs) {
+                    json chunk =
+                        chat_chunk_content_json(r.meta, index, "", logprobs, r.include_usage);
+                    chunk["choices"][0]["delta"] = std::move(delta);
+                    return writer.send(chunk);
+                };
+                JobEvents events;
+                events.on_start = [&writer, &r, plan, shaper](const ChoiceJob& job) {
+                    *shaper = std::make_unique<ChatOutputShaper>(*plan);
+                    return writer.send(chat_chunk_role_json(r.meta, job.index, r.include_usage));
+                };
+                events.on_piece = [send_delta, shaper, with_logprobs](
+                                      const ChoiceJob& job, const std::string& text,
+                                      std::vector<TokenLogprob>&& logprobs) {
+                    std::vector<json> deltas = (*shaper)->feed(text);
+                    if (deltas.empty() && with_logprobs && !logprobs.empty()) {
+                        deltas.push_back({{"content", ""}});
+                    }
+                    for (size_t i = 0; i < deltas.size(); ++i) {
+                        const bool first = i == 0 && with_logprobs;
+                        if (!send_delta(job.index, std::move(deltas[i]),
+                                        first ? &logprobs : nullptr)) {
+                            return false;
+                        }
+                    }
+                    return true;
+                };
+                events.on_finish = [&writer, &r, send_delta, shaper](const ChoiceJob& job,
+                                                                     const ChoiceOutcome& outcome) {
+                    std::string finish_reason = outcome.finish_reason;
+                    for (json& delta : (*shaper)->finish(finish_reason)) {
+                        if (!send_delta(job.index, std::move(delta), nullptr)) return false;
+                    }
+                    return writer.send(
+                        chat_chunk_finish_json(r.meta, job.index, finish_reason, r.include_usage));
+                };
+                return events;
+            });
+        return;
     }
     stream_response(
         req, res, request, "chat.completion.chunk",
