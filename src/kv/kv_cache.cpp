@@ -1,12 +1,23 @@
 #include "kv/kv_cache.h"
 
-#include <algorithm>
-#include <limits>
+#include <unistd.h>
+
+#include <new>
 #include <string>
 
 #include "kernels/ops.h"
 
 namespace cria::kv {
+namespace {
+
+uint64_t physical_memory_bytes() {
+    const long pages = sysconf(_SC_PHYS_PAGES);
+    const long page_size = sysconf(_SC_PAGE_SIZE);
+    if (pages <= 0 || page_size <= 0) return uint64_t{1} << 40;
+    return static_cast<uint64_t>(pages) * static_cast<uint64_t>(page_size);
+}
+
+}  // namespace
 
 Expected<std::unique_ptr<KvCache>> KvCache::create(const model::HParams& hp,
                                                    const KvCacheOptions& options) {
@@ -22,18 +33,25 @@ Expected<std::unique_ptr<KvCache>> KvCache::create(const model::HParams& hp,
     const size_t v_row = gguf::row_bytes(options.type, hp.n_v());
     const auto capacity = static_cast<size_t>(options.capacity);
     const auto n_layer = static_cast<size_t>(hp.n_layer);
-    const size_t per_layer = (k_row + v_row);
-    if (per_layer != 0 && capacity > std::numeric_limits<size_t>::max() / 2 / per_layer /
-                                         std::max<size_t>(1, n_layer)) {
-        return Status(resource_exhausted("key/value cache of " + std::to_string(options.capacity) +
-                                         " positions is too large"));
+    const size_t per_position = (k_row + v_row) * n_layer;
+    const uint64_t max_bytes = options.max_bytes > 0 ? options.max_bytes : physical_memory_bytes();
+    if (per_position != 0 && capacity > max_bytes / per_position) {
+        return Status(resource_exhausted(
+            "a key/value cache of " + std::to_string(options.capacity) + " positions needs " +
+            std::to_string(per_position / 1024) + " KiB per position, more than the " +
+            std::to_string(max_bytes >> 20) + " MiB allowed"));
     }
     std::unique_ptr<KvCache> cache(new KvCache());
     cache->type_ = options.type;
     cache->capacity_ = options.capacity;
-    cache->storage_.resize(per_layer * capacity * n_layer);
+    cache->bytes_ = per_position * capacity;
+    cache->storage_.reset(new (std::nothrow) uint8_t[cache->bytes_]);
+    if (cache->storage_ == nullptr) {
+        return Status(resource_exhausted("cannot allocate " + std::to_string(cache->bytes_ >> 20) +
+                                         " MiB for the key/value cache"));
+    }
     cache->layers_.resize(n_layer);
-    uint8_t* base = cache->storage_.data();
+    uint8_t* base = cache->storage_.get();
     for (size_t il = 0; il < n_layer; ++il) {
         cache->layers_[il].k = base;
         base += k_row * capacity;

@@ -17,12 +17,13 @@ namespace cria::kv {
 struct KvCacheOptions {
     int64_t capacity = 4096;                         // positions; capped by the caller's policy
     gguf::TensorType type = gguf::TensorType::kF16;  // kF32, kF16 or kQ8_0
+    uint64_t max_bytes = 0;  // refuse larger caches; 0: the machine's physical memory
 };
 
 class KvCache {
   public:
     // Fails when the type cannot hold this model's heads (Q8_0 needs head sizes that are
-    // multiples of 32) or the memory would exceed what a size_t can address.
+    // multiples of 32), or the cache would exceed max_bytes or cannot be allocated.
     static Expected<std::unique_ptr<KvCache>> create(const model::HParams& hparams,
                                                      const KvCacheOptions& options);
 
@@ -30,7 +31,7 @@ class KvCache {
     gguf::TensorType type() const { return type_; }
     // Positions currently held; the next token goes to position n_past().
     int64_t n_past() const { return n_past_; }
-    size_t bytes() const { return storage_.size(); }
+    size_t bytes() const { return bytes_; }
 
     // The decoder's view of the storage (valid while the cache lives).
     const model::KvCacheView& view() const { return view_; }
@@ -47,8 +48,9 @@ class KvCache {
     gguf::TensorType type_ = gguf::TensorType::kF16;
     int64_t capacity_ = 0;
     int64_t n_past_ = 0;
-    std::vector<uint8_t>
-        storage_;  // per layer: K [capacity][k_row_bytes], V [capacity][v_row_bytes]
+    // Per layer: K [capacity][k_row_bytes], then V [capacity][v_row_bytes].
+    std::unique_ptr<uint8_t[]> storage_;
+    size_t bytes_ = 0;
     std::vector<model::KvLayerStorage> layers_;  // [n_layer] pointers into storage_
     model::KvCacheView view_;
 };

@@ -29,6 +29,17 @@ kernels::RopeConfig rope_config(const Model& model, const HParams& hp, bool wind
     return config;
 }
 
+// The largest batch whose scratch buffers fit kMaxScratchBytes, at most `wanted`.
+int64_t batch_limit(const Model& model, int64_t wanted) {
+    const HParams& hp = model.hparams();
+    const int64_t qkv = hp.n_q() + hp.n_k() + hp.n_v();
+    const int64_t per_token = 3 * hp.n_embd + (model.arch().fused_qkv ? qkv : 0) + qkv +
+                              hp.n_head * hp.head_dim_v + 3 * hp.n_ff + 2 * hp.n_rot;
+    const auto fit = static_cast<int64_t>(Decoder::kMaxScratchBytes /
+                                          (static_cast<size_t>(per_token) * sizeof(float)));
+    return std::max<int64_t>(1, std::min(wanted, fit));
+}
+
 }  // namespace
 
 Decoder::Decoder(const Model& model, ThreadPool& pool, DecoderOptions options)
@@ -36,7 +47,7 @@ Decoder::Decoder(const Model& model, ThreadPool& pool, DecoderOptions options)
       hp_(model.hparams()),
       pool_(pool),
       isa_(selected_isa()),
-      max_batch_(std::max<int64_t>(1, options.max_batch)) {
+      max_batch_(batch_limit(model, options.max_batch)) {
     const int64_t context = options.context_length > 0 ? options.context_length : hp_.n_ctx_train;
     rope_global_.config = rope_config(model, hp_, false, context);
     rope_window_.config = rope_config(model, hp_, true, context);

@@ -37,12 +37,16 @@ enum class LogitsMode {
 };
 
 struct DecoderOptions {
-    int64_t max_batch = 512;     // tokens per internal forward pass (bounds the scratch memory)
+    // Tokens per internal forward pass; lowered so that the scratch buffers stay within
+    // kMaxScratchBytes even for models with very wide layers.
+    int64_t max_batch = 512;
     int64_t context_length = 0;  // the longest context it will serve (picks LongRoPE factors)
 };
 
 class Decoder {
   public:
+    static constexpr size_t kMaxScratchBytes = size_t{1} << 30;
+
     Decoder(const Model& model, ThreadPool& pool, DecoderOptions options = {});
 
     // Runs `tokens` at positions pos0, pos0 + 1, ... (the cache must hold positions [0, pos0)

@@ -322,6 +322,12 @@ TEST(Engine, RefusesBadRequests) {
     EXPECT_EQ(engine->decode(**sequence, {}, engine::LogitsMode::kLast, logits).code(),
               ErrorCode::kInvalidArgument);
     EXPECT_FALSE(engine->create_sequence({1000, gguf::TensorType::kF16}).has_value());
+    // A cache larger than allowed is refused, not allocated.
+    kv::KvCacheOptions huge;
+    huge.capacity = 1 << 20;
+    huge.max_bytes = 1 << 20;
+    EXPECT_EQ(kv::KvCache::create(engine->model().hparams(), huge).status().code(),
+              ErrorCode::kResourceExhausted);
     // Head size 16 cannot be stored in 32-element Q8_0 blocks.
     EXPECT_EQ(engine->create_sequence({0, gguf::TensorType::kQ8_0}).status().code(),
               ErrorCode::kUnsupported);

@@ -4,8 +4,10 @@
 
 #include <string>
 
+#include "engine/engine.h"
 #include "model/model.h"
 #include "test_models.h"
+#include "test_support.h"
 
 namespace cria {
 namespace {
@@ -254,6 +256,37 @@ TEST(ModelMaker, Llama32OneBillionShapeQ4KM) {
     EXPECT_EQ(q6_v, 8);
     EXPECT_EQ(q6_down, 8);
     EXPECT_EQ(q6_other, 0);
+}
+
+TEST(ModelMaker, CopiesVocabularyAndTemplate) {
+    CRIA_REQUIRE_SHARED(shared);
+    const auto vocab_path = shared / "golden" / "vocab" / "ggml-vocab-llama-bpe.gguf";
+    if (!std::filesystem::exists(vocab_path)) GTEST_SKIP() << vocab_path << " is absent";
+    auto vocabulary = gguf::File::open(vocab_path.string());
+    ASSERT_TRUE(vocabulary.has_value()) << vocabulary.status().message();
+
+    model::RandomModelSpec spec = test::tiny_spec("llama");
+    spec.n_layer = 1;
+    spec.quantization = "Q8_0";
+    spec.vocabulary = vocabulary->get();
+    const std::filesystem::path path = test::temp_dir() / "tiny-llama-bpe.gguf";
+    ThreadPool pool(2);
+    ASSERT_TRUE(model::make_model_file(spec, path.string(), pool).is_ok());
+
+    auto engine = engine::Engine::load(path.string(), {1, 16, 16});
+    ASSERT_TRUE(engine.has_value()) << engine.status().message();
+    const gguf::File& file = (*engine)->model().file();
+    EXPECT_EQ((*engine)->n_vocab(), 128256);
+    EXPECT_EQ(file.get_string("tokenizer.ggml.model"), "gpt2");
+    EXPECT_EQ(file.get_string("tokenizer.chat_template"),
+              (*vocabulary)->get_string("tokenizer.chat_template"));
+    auto sequence = (*engine)->create_sequence();
+    ASSERT_TRUE(sequence.has_value());
+    std::vector<float> logits;
+    const std::vector<int32_t> tokens = {128000, 9906, 1917};
+    ASSERT_TRUE((*engine)->decode(**sequence, tokens, engine::LogitsMode::kLast, logits).is_ok());
+    EXPECT_EQ(logits.size(), 128256u);
+    std::filesystem::remove(path);
 }
 
 }  // namespace
