@@ -198,8 +198,7 @@ struct JsonSchemaCompiler::Impl {
     // whole token budget on layout.
     RuleId ws() {
         return shared_rule("ws", [&] {
-            const RuleId spaces =
-                builder.repeat("ws-spaces", literal(" "), 0, kMaxIndentSpaces);
+            const RuleId spaces = builder.repeat("ws-spaces", literal(" "), 0, kMaxIndentSpaces);
             const RuleId tabs = builder.repeat("ws-tabs", literal("\t"), 0, kMaxIndentTabs);
             return builder.define("ws", {Sequence{}, literal(" "),
                                          Sequence{Element::byte('\n'), Element::ref(spaces)},
