@@ -23,7 +23,8 @@ enum class ErrorKind {
     kIndex,         // IndexError
     kKey,           // KeyError
     kSecurity,      // SecurityError
-    kRuntime,       // TemplateRuntimeError (also used when a sandbox cap is exceeded)
+    kRuntime,       // TemplateRuntimeError
+    kAssertion,     // TemplateAssertionError (unknown filter or test)
     kLimit,         // a sandbox cap was exceeded (output size, iterations, depth, time)
 };
 

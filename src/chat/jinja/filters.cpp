@@ -721,6 +721,9 @@ Value filter_sum(Interpreter& interp, const Value& input, CallArgs& args) {
     ArgBinder binder("sum", args, {"attribute", "start"});
     const Value attribute = binder.get_or(0, Value::none());
     Value total = binder.get_or(1, Value(0));
+    if (total.is_string()) {
+        fail(ErrorKind::kType, "sum() can't sum strings [use ''.join(seq) instead]");
+    }
     for (const Value& item : iterate(interp, input)) {
         interp.charge();
         total =
@@ -779,7 +782,12 @@ Value filter_slice(Interpreter& interp, const Value& input, CallArgs& args) {
 
 Value filter_attr(Interpreter& interp, const Value& input, CallArgs& args) {
     ArgBinder binder("attr", args, {"name"}, 1);
-    return interp.get_attr(input, require_string(*binder.get(0), "attribute name"));
+    const std::string& name = require_string(*binder.get(0), "attribute name");
+    // Only attributes, never items: {"a": 1}|attr("a") is undefined.
+    if (input.is_dict() && lookup_method(input, name) == MethodLookup::kNone) {
+        return Value::undefined("'dict object' has no attribute '" + name + "'");
+    }
+    return interp.get_attr(input, name);
 }
 
 // map(attribute=..., default=...) or map('filter', args...)
@@ -935,7 +943,7 @@ Value call_filter(Interpreter& interp, std::string_view name, const Value& input
     const auto& table = filter_table();
     auto it = table.find(name);
     if (it == table.end()) {
-        fail(ErrorKind::kRuntime, "No filter named '" + std::string(name) + "'.");
+        fail(ErrorKind::kAssertion, "No filter named '" + std::string(name) + "'.");
     }
     return it->second(interp, input, args);
 }

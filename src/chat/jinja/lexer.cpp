@@ -249,6 +249,7 @@ class Lexer {
             }
         }
         // The source ended inside the tag; the parser reports what it was waiting for.
+        pos_ = src_.size();
     }
 
     size_t lex_number(size_t p) {

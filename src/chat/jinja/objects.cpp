@@ -85,11 +85,6 @@ Value NamespaceObject::get_attr(const Value& self, std::string_view name) const 
                             std::string(name) + "'");
 }
 
-std::string NamespaceObject::to_str() const {
-    Dict copy = attrs_;
-    return "<Namespace " + to_repr(Value::dict(std::move(copy)), print_limit_) + ">";
-}
-
 Value LoopObject::get_attr(const Value& self, std::string_view name) const {
     const auto length = static_cast<int64_t>(items_.size());
     const auto index0 = static_cast<int64_t>(index0_);
@@ -258,7 +253,6 @@ Value builtin_dict(Interpreter& interp, CallArgs& args) {
 Value builtin_namespace(Interpreter& interp, CallArgs& args) {
     Value base = builtin_dict(interp, args);
     auto ns = std::make_shared<NamespaceObject>(base.as_dict());
-    ns->set_print_limit(interp.max_bytes());
     interp.register_object(ns);
     return Value::object(std::move(ns));
 }

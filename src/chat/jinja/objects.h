@@ -38,13 +38,12 @@ class NamespaceObject : public Object {
     std::string type_name() const override { return "Namespace"; }
     Value get_attr(const Value& self, std::string_view name) const override;
     void set_attr(std::string_view name, Value value) { attrs_.set(Value(name), std::move(value)); }
-    std::string to_str() const override;
-    void set_print_limit(size_t max_bytes) { print_limit_ = max_bytes; }
+    // Printed by pyformat through namespace_attrs(), which bounds self-reference.
+    const Dict* namespace_attrs() const override { return &attrs_; }
     void release() override { attrs_ = Dict(); }
 
   private:
     Dict attrs_;
-    size_t print_limit_ = 1u << 20;
 };
 
 class LoopObject : public Object {

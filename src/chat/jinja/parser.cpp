@@ -240,8 +240,9 @@ class Parser {
             message += expected_elsewhere ? "; probably a nesting mistake: looking for "
                                           : "; looking for ";
             message += quote_list(end_stack_.back());
-            if (!tag_stack_.empty()) {
-                message += " to close '" + tag_stack_.back().first + "'";
+            // The top of tag_stack_ is the unknown tag itself; below it is the open block.
+            if (tag_stack_.size() >= 2) {
+                message += " to close '" + tag_stack_[tag_stack_.size() - 2].first + "'";
             }
         }
         fail_at(token, message);
@@ -801,7 +802,8 @@ class Parser {
     }
 
     ExprPtr parse_call(ExprPtr callee) {
-        auto call = std::make_unique<CallExpr>(cur().offset, std::move(callee));
+        const uint32_t offset = callee->offset;
+        auto call = std::make_unique<CallExpr>(offset, std::move(callee));
         parse_call_args(call->args);
         return call;
     }

@@ -65,6 +65,15 @@ void append_repr(std::string& out, const Value& value, size_t max_bytes, int dep
         case ValueKind::kDict:
             append_dict_repr(out, value.as_dict(), max_bytes, depth);
             break;
+        case ValueKind::kObject:
+            if (const Dict* attrs = value.as_object().namespace_attrs()) {
+                out += "<Namespace ";
+                append_dict_repr(out, *attrs, max_bytes, depth);
+                out += ">";
+            } else {
+                out += value.as_object().to_str();
+            }
+            break;
         default:
             out += to_str(value, max_bytes);
             break;
@@ -177,13 +186,10 @@ std::string to_str(const Value& value, size_t max_bytes) {
         case ValueKind::kString:
             return value.as_string();
         case ValueKind::kList:
-        case ValueKind::kDict: {
+        case ValueKind::kDict:
+        case ValueKind::kObject: {
             std::string out;
             append_repr(out, value, max_bytes, 0);
-            return out;
-        }
-        case ValueKind::kObject: {
-            std::string out = value.as_object().to_str();
             check_size(out, max_bytes);
             return out;
         }

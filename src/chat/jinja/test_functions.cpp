@@ -121,7 +121,8 @@ bool test_iterable(Interpreter&, const Value& input, CallArgs& args) {
 
 bool test_callable(Interpreter&, const Value& input, CallArgs& args) {
     ArgBinder binder("callable", args, {});
-    return input.is_object() && input.as_object().is_callable();
+    // Undefined defines __call__ (to raise), so Python reports it callable.
+    return input.is_undefined() || (input.is_object() && input.as_object().is_callable());
 }
 
 bool test_sameas(Interpreter&, const Value& input, CallArgs& args) {
@@ -249,7 +250,8 @@ bool test_exists(std::string_view name) {
 bool call_test(Interpreter& interp, std::string_view name, const Value& input, CallArgs& args) {
     const auto& table = test_table();
     auto it = table.find(name);
-    if (it == table.end()) fail(ErrorKind::kRuntime, "No test named '" + std::string(name) + "'.");
+    if (it == table.end())
+        fail(ErrorKind::kAssertion, "No test named '" + std::string(name) + "'.");
     return it->second(interp, input, args);
 }
 

@@ -30,6 +30,8 @@ const char* error_kind_name(ErrorKind kind) {
             return "SecurityError";
         case ErrorKind::kRuntime:
             return "TemplateRuntimeError";
+        case ErrorKind::kAssertion:
+            return "TemplateAssertionError";
         case ErrorKind::kLimit:
             return "TemplateLimitError";
     }

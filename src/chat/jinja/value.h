@@ -166,6 +166,8 @@ class Object {
     virtual Value call_method(Interpreter& interp, std::string_view name, CallArgs& args);
     // str() of the object.
     virtual std::string to_str() const;
+    // The attributes of a namespace() object (printed as "<Namespace {...}>"), else null.
+    virtual const Dict* namespace_attrs() const { return nullptr; }
     // Called at the end of a rendering to break reference cycles (namespaces can hold
     // themselves).
     virtual void release() {}
