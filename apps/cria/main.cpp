@@ -7,6 +7,7 @@ int main(int argc, char** argv) {
     root.require_subcommand(1);
     root.set_version_flag("--version", "cria 0.1.0");
     cria::app::add_show_command(root);
+    cria::app::add_ps_command(root);
     cria::app::add_render_template_command(root);
     cria::app::add_tokenize_command(root);
     cria::app::add_detokenize_command(root);

@@ -69,6 +69,8 @@ describe('model store through the ollama client', { skip }, () => {
     }), (err) => err.status === 400);
     const { models } = await ollama.ps();
     assert.ok(models.some((m) => m.name === 'gpt-3.5-turbo'));
+    const ps = runCria(['ps'], { env: { ...env, CRIA_HOST: server.url } });
+    assert.match(ps.stdout, /^gpt-3\.5-turbo\s/m);
   });
 
   test('create, copy and delete over the API', async () => {
