@@ -23,6 +23,9 @@ constexpr std::string_view kOtherEndTexts[] = {"<|eom_id|>", "<|end_of_text|>"};
 
 constexpr std::string_view kSpaceMarker = "\xE2\x96\x81";  // U+2581 `▁`
 
+// Longer control/user-defined texts are not looked for in text (see build_special_trie).
+constexpr size_t kMaxSpecialTokenBytes = 256;
+
 bool is_normal_like(TokenType type) {
     return type == TokenType::kNormal || type == TokenType::kUndefined;
 }
@@ -197,7 +200,7 @@ Status Tokenizer::build(VocabData vocab) {
             CRIA_RETURN_IF_ERROR(build_bpe(vocab));
             break;
         case VocabModel::kSpm:
-            CRIA_RETURN_IF_ERROR(build_spm(vocab));
+            build_spm();
             break;
         case VocabModel::kWpm:
             lookup_.reserve(n);
@@ -296,7 +299,7 @@ const Tokenizer::MergeSlot* Tokenizer::find_merge(int32_t left, int32_t right) c
     }
 }
 
-Status Tokenizer::build_spm(const VocabData& vocab) {
+void Tokenizer::build_spm() {
     const size_t n = texts_.size();
     lookup_.reserve(n);
     spm_pairs_ = FlatU64Set(hash_seed_);
@@ -328,8 +331,6 @@ Status Tokenizer::build_spm(const VocabData& vocab) {
             }
         }
     }
-    (void)vocab;
-    return Status::ok();
 }
 
 namespace {
@@ -371,6 +372,9 @@ void Tokenizer::build_special_trie() {
     for (size_t i = 0; i < texts_.size(); ++i) {
         if (!is_special_kind(types_[i]) || texts_[i].empty()) continue;
         const std::string& text = texts_[i];
+        // Matching walks at most this far from each candidate position, which keeps it linear
+        // in the text; real special tokens are a few dozen bytes long.
+        if (text.size() > kMaxSpecialTokenBytes) continue;
         int32_t node = 0;
         for (const char ch : text) {
             const auto byte = static_cast<uint8_t>(ch);

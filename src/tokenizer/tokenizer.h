@@ -15,6 +15,7 @@
 // pre-tokenizer runs, as the reference tokenizers do; control tokens (`<|eot_id|>`, `<s>`...)
 // and the unknown token are recognized only when `parse_special` is set, otherwise their text is
 // tokenized like any other. Where two special texts could match, the leftmost, then longest wins.
+// Special texts longer than 256 bytes (none exist in real vocabularies) are not looked for.
 //
 // A Tokenizer is immutable after construction: every const method may be called from several
 // threads at once.
@@ -98,13 +99,12 @@ class Tokenizer {
     bool strips_leading_space() const { return strip_leading_space_; }
 
     struct Scratch;  // per-call working memory, defined in the implementation
-    uint64_t hash_seed() const { return hash_seed_; }
 
   private:
     Tokenizer() = default;
     Status build(VocabData vocab);
     Status build_bpe(const VocabData& vocab);
-    Status build_spm(const VocabData& vocab);
+    void build_spm();
     void build_special_trie();
     void detect_end_markers();
 
