@@ -279,6 +279,8 @@ Status ModelStore::write_manifest_locked(const ModelName& name, const Manifest& 
     std::error_code ec;
     fs::create_directories(path.parent_path(), ec);
     if (ec) return io_error("cannot create " + path.parent_path().string());
+    // The manifest being replaced may hold the last reference to some blobs.
+    auto replaced = read_manifest(name);
     const fs::path temp = path.parent_path() / ("." + name.tag + ".tmp-" + random_suffix());
     CRIA_RETURN_IF_ERROR(write_whole_file(temp, manifest.to_json().dump()));
     fs::rename(temp, path, ec);
@@ -286,6 +288,7 @@ Status ModelStore::write_manifest_locked(const ModelName& name, const Manifest& 
         fs::remove(temp, ec);
         return io_error("cannot write " + path.string());
     }
+    if (replaced) return collect_garbage_locked(replaced->all_digests());
     return Status::ok();
 }
 
@@ -389,22 +392,25 @@ Status ModelStore::remove(std::string_view text) {
     prune_empty_dirs(path.parent_path(), root_ / "manifests");
     if (!removed) return Status::ok();
 
-    // Blobs still referenced by any other manifest stay. A manifest file that does not parse
-    // might still reference them, so GC is skipped entirely when one exists.
+    return collect_garbage_locked(removed->all_digests());
+}
+
+Status ModelStore::collect_garbage_locked(const std::vector<Digest>& candidates) {
+    // Blobs still referenced by any manifest stay. A manifest file that does not parse might
+    // still reference them, so collection is skipped entirely when one exists.
+    std::error_code ec;
     std::set<Digest> in_use;
-    size_t manifest_files = 0;
     for (auto it = fs::recursive_directory_iterator(root_ / "manifests", ec);
          !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
         if (!it->is_regular_file(ec)) continue;
         if (it->path().filename().string().starts_with(".")) continue;  // another writer's temp
-        ++manifest_files;
         auto text_or = read_small_file(it->path(), kMaxManifestBytes);
         auto manifest = text_or ? Manifest::parse(*text_or) : Expected<Manifest>(text_or.status());
         if (!manifest) return Status::ok();
         for (const Digest& d : manifest->all_digests()) in_use.insert(d);
     }
     if (ec) return Status::ok();
-    for (const Digest& digest : removed->all_digests()) {
+    for (const Digest& digest : candidates) {
         if (in_use.count(digest) == 0) fs::remove(blob_path(digest), ec);
     }
     return Status::ok();

@@ -109,6 +109,8 @@ class ModelStore {
   private:
     explicit ModelStore(std::filesystem::path root) : root_(std::move(root)) {}
     Status write_manifest_locked(const ModelName& name, const Manifest& manifest);
+    // Deletes those of `candidates` that no manifest references.
+    Status collect_garbage_locked(const std::vector<Digest>& candidates);
     Expected<std::filesystem::path> make_temp_path(std::string_view purpose) const;
     Expected<Manifest> create_locked(const ModelName& name, const ModelRecipe& recipe,
                                      const std::filesystem::path& base_dir,

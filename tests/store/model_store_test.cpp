@@ -98,6 +98,18 @@ TEST_F(ModelStoreTest, CopyListAndRemoveCollectUnusedBlobs) {
     EXPECT_EQ(store_->copy("base", "x").code(), ErrorCode::kNotFound);
 }
 
+TEST_F(ModelStoreTest, ReplacingAModelCollectsBlobsOnlyItUsed) {
+    ASSERT_TRUE(store_->create("m", recipe("FROM tiny.gguf\nSYSTEM first\n"), scratch_.path()));
+    ASSERT_TRUE(store_->create("m", recipe("FROM tiny.gguf\nSYSTEM second\n"), scratch_.path()));
+    auto manifest = store_->read_manifest("m");
+    ASSERT_TRUE(manifest);
+    std::set<std::string> expected;
+    for (const Digest& d : manifest->all_digests()) expected.insert(d.file_name());
+    EXPECT_EQ(blob_files(*store_), expected);
+    EXPECT_FALSE(store_->has_blob(Digest::of_bytes("first")));
+    EXPECT_TRUE(store_->has_blob(Digest::of_bytes("second")));
+}
+
 TEST_F(ModelStoreTest, CreateFromAModelInheritsAndOverrides) {
     ASSERT_TRUE(store_->create("base",
                                recipe("FROM tiny.gguf\nPARAMETER num_ctx 2048\n"
