@@ -13,19 +13,21 @@ namespace cria::chat::jinja {
 // The Python exception class a template author would see from Hugging Face's renderer; the
 // name prefixes the message so errors read the same as there ("TemplateError: ...").
 enum class ErrorKind {
-    kSyntax,        // TemplateSyntaxError
-    kTemplate,      // TemplateError, raised by raise_exception()
-    kUndefined,     // UndefinedError
-    kType,          // TypeError
-    kValue,         // ValueError
-    kZeroDivision,  // ZeroDivisionError
-    kOverflow,      // OverflowError
-    kIndex,         // IndexError
-    kKey,           // KeyError
-    kSecurity,      // SecurityError
-    kRuntime,       // TemplateRuntimeError
-    kAssertion,     // TemplateAssertionError (unknown filter or test)
-    kLimit,         // a sandbox cap was exceeded (output size, iterations, depth, time)
+    kSyntax,          // TemplateSyntaxError
+    kTemplate,        // TemplateError, raised by raise_exception()
+    kUndefined,       // UndefinedError
+    kType,            // TypeError
+    kValue,           // ValueError
+    kZeroDivision,    // ZeroDivisionError
+    kOverflow,        // OverflowError
+    kIndex,           // IndexError
+    kKey,             // KeyError
+    kSecurity,        // SecurityError
+    kRuntime,         // TemplateRuntimeError
+    kAssertion,       // TemplateAssertionError (unknown filter or test)
+    kFilterArgument,  // FilterArgumentError
+    kAttribute,       // AttributeError
+    kLimit,           // a sandbox cap was exceeded (output size, iterations, depth, time)
 };
 
 const char* error_kind_name(ErrorKind kind);

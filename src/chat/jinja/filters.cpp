@@ -136,7 +136,13 @@ Value filter_indent(Interpreter& interp, const Value& input, CallArgs& args) {
     }
     const bool first = binder.get_or(1, Value(false)).truthy();
     const bool blank = binder.get_or(2, Value(false)).truthy();
-    if (input.is_undefined()) input.fail_undefined();  // Jinja does `s += "\n"`
+    // Jinja does `s += "\n"` and then s.splitlines(): only strings get through.
+    if (input.is_undefined()) input.fail_undefined();
+    if (input.is_list()) fail(ErrorKind::kAttribute, "'list' object has no attribute 'splitlines'");
+    if (!input.is_string()) {
+        fail(ErrorKind::kType,
+             "unsupported operand type(s) for +=: '" + input.type_name() + "' and 'str'");
+    }
     const std::vector<std::string> lines = python_splitlines(input_str(interp, input) + "\n");
     std::string out;
     for (size_t i = 0; i < lines.size(); ++i) {
@@ -171,6 +177,16 @@ Value filter_truncate(Interpreter& interp, const Value& input, CallArgs& args) {
         fail(ErrorKind::kValue, "expected length >= " + std::to_string(end_length));
     if (leeway < 0) fail(ErrorKind::kValue, "expected leeway >= 0");
     if (input.is_undefined()) return input;
+    // Jinja measures len(value) first and returns short values unchanged, lists included.
+    if (input.is_list() || input.is_dict()) {
+        const auto size =
+            static_cast<int64_t>(input.is_list() ? input.as_list().size() : input.as_dict().size());
+        if (size <= length + leeway) return input;
+        fail(ErrorKind::kAttribute, "'" + input.type_name() + "' object has no attribute 'rsplit'");
+    }
+    if (!input.is_string()) {
+        fail(ErrorKind::kType, "object of type '" + input.type_name() + "' has no len()");
+    }
     const std::string s = input_str(interp, input);
     const std::vector<char32_t> chars = unicode::to_code_points(s);
     if (static_cast<int64_t>(chars.size()) <= length + leeway) return Value(s);
@@ -278,7 +294,8 @@ Value filter_striptags(Interpreter& interp, const Value& input, CallArgs& args) 
 
 Value filter_format(Interpreter& interp, const Value& input, CallArgs& args) {
     if (!args.positional.empty() && !args.keyword.empty()) {
-        fail(ErrorKind::kRuntime, "can't handle positional and keyword arguments at the same time");
+        fail(ErrorKind::kFilterArgument,
+             "can't handle positional and keyword arguments at the same time");
     }
     Value format_args;
     if (!args.keyword.empty()) {
@@ -507,9 +524,8 @@ Value filter_round(Interpreter& interp, const Value& input, CallArgs& args) {
     const int64_t precision = require_int(binder.get_or(0, Value(0)), "precision");
     const std::string method = interp.str(binder.get_or(1, Value("common")));
     if (method != "common" && method != "ceil" && method != "floor") {
-        fail(ErrorKind::kRuntime, "method must be common, ceil or floor");
+        fail(ErrorKind::kFilterArgument, "method must be common, ceil or floor");
     }
-    if (input.is_undefined()) input.fail_undefined();
     if (!input.is_number()) {
         fail(ErrorKind::kType, "type " + input.type_name() + " doesn't define __round__ method");
     }
@@ -567,6 +583,9 @@ Value filter_reverse(Interpreter& interp, const Value& input, CallArgs& args) {
         std::reverse(chars.begin(), chars.end());
         return Value(unicode::from_code_points(chars.data(), chars.data() + chars.size()));
     }
+    if (!(input.is_list() || input.is_dict() || input.is_undefined())) {
+        fail(ErrorKind::kFilterArgument, "argument must be iterable");
+    }
     List items = iterate(interp, input);
     std::reverse(items.begin(), items.end());
     return Value::list(std::move(items));
@@ -610,11 +629,11 @@ Value filter_dictsort(Interpreter& interp, const Value& input, CallArgs& args) {
     const std::string by = interp.str(binder.get_or(1, Value("key")));
     const bool reverse = binder.get_or(2, Value(false)).truthy();
     if (by != "key" && by != "value") {
-        fail(ErrorKind::kRuntime, "You can only sort by either \"key\" or \"value\"");
+        fail(ErrorKind::kFilterArgument, "You can only sort by either \"key\" or \"value\"");
     }
     if (input.is_undefined()) input.fail_undefined();
     if (!input.is_dict()) {
-        fail(ErrorKind::kType, "'" + input.type_name() + "' object has no attribute 'items'");
+        fail(ErrorKind::kAttribute, "'" + input.type_name() + "' object has no attribute 'items'");
     }
     List items;
     std::vector<Value> keys;
@@ -805,10 +824,11 @@ Value filter_map(Interpreter& interp, const Value& input, CallArgs& args) {
             } else if (key == "default") {
                 fallback = &value;
             } else {
-                fail(ErrorKind::kRuntime, "Unexpected keyword argument '" + key + "'");
+                fail(ErrorKind::kFilterArgument, "Unexpected keyword argument '" + key + "'");
             }
         }
-        if (attribute == nullptr) fail(ErrorKind::kRuntime, "map requires a filter argument");
+        if (attribute == nullptr)
+            fail(ErrorKind::kFilterArgument, "map requires a filter argument");
         for (const Value& item : items) {
             interp.charge();
             out.push_back(get_path(interp, item, *attribute, fallback));
@@ -833,7 +853,7 @@ Value select_impl(Interpreter& interp, const Value& input, CallArgs& args, bool 
     Value attribute;
     if (lookup_attr) {
         if (args.positional.empty())
-            fail(ErrorKind::kRuntime, "Missing parameter for attribute name");
+            fail(ErrorKind::kFilterArgument, "Missing parameter for attribute name");
         attribute = args.positional[0];
         offset = 1;
     }

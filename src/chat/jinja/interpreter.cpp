@@ -586,6 +586,8 @@ Value Interpreter::eval_slice(const Value& object, const SliceExpr& slice, const
         }
         return Value(std::move(out));
     }
+    // Jinja compiles slices to Python subscripts directly (no getitem fallback to Undefined).
+    if (object.is_dict()) fail(ErrorKind::kType, "unhashable type: 'slice'");
     fail(ErrorKind::kType, "'" + object.type_name() + "' object is not subscriptable");
 }
 

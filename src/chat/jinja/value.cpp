@@ -32,6 +32,10 @@ const char* error_kind_name(ErrorKind kind) {
             return "TemplateRuntimeError";
         case ErrorKind::kAssertion:
             return "TemplateAssertionError";
+        case ErrorKind::kFilterArgument:
+            return "FilterArgumentError";
+        case ErrorKind::kAttribute:
+            return "AttributeError";
         case ErrorKind::kLimit:
             return "TemplateLimitError";
     }
