@@ -1,0 +1,171 @@
+#include "server/structured_output.h"
+
+#include <gtest/gtest.h>
+
+#include "grammar/matcher.h"
+
+namespace cria::server {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+const char* kHermesTemplate =
+    "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}"
+    "{% if tools %}<tools>{{ tools | tojson }}</tools> answer in <tool_call></tool_call>{% endif %}"
+    "{% if '</think>' in x %}{% endif %}";
+
+ChatCompletionRequest request_with(json fields) {
+    ChatCompletionRequest r;
+    r.messages = json::array({{{"role", "user"}, {"content", "hi"}}});
+    if (fields.contains("tools")) r.tools = fields["tools"];
+    if (fields.contains("tool_choice")) r.tool_choice = fields["tool_choice"];
+    if (fields.contains("response_format")) r.response_format = fields["response_format"];
+    if (fields.contains("parallel_tool_calls")) {
+        r.parallel_tool_calls = fields["parallel_tool_calls"].get<bool>();
+    }
+    return r;
+}
+
+json tools() {
+    return json::parse(R"([{"type": "function", "function": {"name": "add", "parameters":
+        {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]}}},
+        {"type": "function", "function": {"name": "now"}}])");
+}
+
+TEST(PlanChatOutput, ResponseFormats) {
+    auto r = request_with({{"response_format", {{"type", "json_object"}}}});
+    auto plan = plan_chat_output(r, kHermesTemplate);
+    ASSERT_TRUE(plan.ok());
+    ASSERT_NE(plan.value().grammar, nullptr);
+    grammar::Matcher m(plan.value().grammar, nullptr);
+    EXPECT_TRUE(m.accept_bytes("{\"k\": [1]}").is_ok());
+    EXPECT_TRUE(m.is_accepting());
+
+    auto bad = request_with(json::parse(R"({"response_format": {"type": "json_schema",
+        "json_schema": {"name": "x", "schema": {"type": "object", "minProperties": 1}}}})"));
+    auto error = plan_chat_output(bad, kHermesTemplate);
+    ASSERT_FALSE(error.ok());
+    EXPECT_NE(error.error().message.find("'minProperties'"), std::string::npos);
+    EXPECT_EQ(error.error().param, "response_format.json_schema.schema");
+
+    auto text = request_with({{"response_format", {{"type", "text"}}}});
+    auto plain = plan_chat_output(text, kHermesTemplate);
+    ASSERT_TRUE(plain.ok());
+    EXPECT_EQ(plain.value().grammar, nullptr);
+}
+
+TEST(PlanChatOutput, ToolChoices) {
+    auto none = request_with({{"tools", tools()}, {"tool_choice", "none"}});
+    auto p_none = plan_chat_output(none, kHermesTemplate);
+    ASSERT_TRUE(p_none.ok());
+    EXPECT_FALSE(p_none.value().parse_tool_calls);
+    EXPECT_TRUE(none.tools.is_null());  // the template is rendered without tools
+
+    auto autop = request_with({{"tools", tools()}});
+    auto p_auto = plan_chat_output(autop, kHermesTemplate);
+    ASSERT_TRUE(p_auto.ok());
+    EXPECT_TRUE(p_auto.value().parse_tool_calls);
+    EXPECT_EQ(p_auto.value().grammar, nullptr);
+    EXPECT_EQ(p_auto.value().tool_format, chat::ToolCallFormat::kHermes);
+
+    auto named =
+        request_with({{"tools", tools()},
+                      {"tool_choice", {{"type", "function"}, {"function", {{"name", "add"}}}}}});
+    auto p_named = plan_chat_output(named, kHermesTemplate);
+    ASSERT_TRUE(p_named.ok());
+    grammar::Matcher m(p_named.value().grammar, nullptr);
+    EXPECT_FALSE(m.accept_bytes("<tool_call>\n{\"name\": \"now\"").is_ok());
+    EXPECT_TRUE(
+        m.accept_bytes("<tool_call>\n{\"name\": \"add\", \"arguments\": {\"a\": 1}}\n</tool_call>")
+            .is_ok());
+    EXPECT_TRUE(m.is_accepting());
+    EXPECT_FALSE(m.can_continue());  // a named function is called once
+
+    auto missing =
+        request_with({{"tools", tools()},
+                      {"tool_choice", {{"type", "function"}, {"function", {{"name", "x"}}}}}});
+    EXPECT_FALSE(plan_chat_output(missing, kHermesTemplate).ok());
+    auto no_tools = request_with({{"tool_choice", "required"}});
+    EXPECT_FALSE(plan_chat_output(no_tools, kHermesTemplate).ok());
+}
+
+TEST(ChatOutputShaper, StreamsCallsWithIndexIdAndArguments) {
+    auto r = request_with({{"tools", tools()}});
+    auto plan = plan_chat_output(r, kHermesTemplate);
+    ASSERT_TRUE(plan.ok());
+    ChatOutputShaper shaper(plan.value());
+    const std::string text =
+        "Sure.\n<tool_call>\n{\"name\": \"add\", \"arguments\": {\"a\": 1}}\n</tool_call>\n"
+        "<tool_call>\n{\"name\": \"now\", \"arguments\": {}}\n</tool_call>";
+    std::vector<json> deltas;
+    for (size_t i = 0; i < text.size(); i += 5) {
+        for (json& d : shaper.feed(text.substr(i, 5))) deltas.push_back(std::move(d));
+    }
+    std::string finish = "stop";
+    for (json& d : shaper.finish(finish)) deltas.push_back(std::move(d));
+    EXPECT_EQ(finish, "tool_calls");
+    std::string content;
+    std::vector<json> call_deltas;
+    for (const json& d : deltas) {
+        if (d.contains("content")) content += d["content"].get<std::string>();
+        if (d.contains("tool_calls")) call_deltas.push_back(d["tool_calls"][0]);
+    }
+    EXPECT_EQ(content, "Sure.");
+    ASSERT_EQ(call_deltas.size(), 4u);
+    EXPECT_EQ(call_deltas[0]["index"], 0);
+    EXPECT_EQ(call_deltas[0]["type"], "function");
+    EXPECT_EQ(call_deltas[0]["function"]["name"], "add");
+    EXPECT_EQ(call_deltas[0]["function"]["arguments"], "");
+    EXPECT_EQ(call_deltas[1]["index"], 0);
+    EXPECT_FALSE(call_deltas[1].contains("id"));
+    EXPECT_EQ(call_deltas[1]["function"]["arguments"], "{\"a\":1}");
+    EXPECT_EQ(call_deltas[2]["index"], 1);
+    EXPECT_NE(call_deltas[0]["id"], call_deltas[2]["id"]);
+
+    json message = json::object();
+    shaper.fill_message(message);
+    EXPECT_EQ(message["content"], "Sure.");
+    ASSERT_EQ(message["tool_calls"].size(), 2u);
+    EXPECT_EQ(message["tool_calls"][1]["function"]["name"], "now");
+}
+
+TEST(ChatOutputShaper, ParallelCallsOffKeepsOneAndLengthStaysLength) {
+    auto r = request_with({{"tools", tools()}, {"parallel_tool_calls", false}});
+    auto plan = plan_chat_output(r, kHermesTemplate);
+    ASSERT_TRUE(plan.ok());
+    ChatOutputShaper shaper(plan.value());
+    shaper.feed(
+        "<tool_call>{\"name\": \"add\", \"arguments\": {\"a\": 1}}</tool_call>"
+        "<tool_call>{\"name\": \"now\", \"arguments\": {}}</tool_call>");
+    std::string finish = "length";
+    shaper.finish(finish);
+    EXPECT_EQ(finish, "length");
+    json message = json::object();
+    shaper.fill_message(message);
+    EXPECT_EQ(message["tool_calls"].size(), 1u);
+    EXPECT_TRUE(message["content"].is_null());
+}
+
+TEST(ChatOutputShaper, ReasoningGoesToReasoningContent) {
+    OutputPlan plan;
+    plan.split_reasoning = true;
+    ChatOutputShaper shaper(plan);
+    std::string reasoning, content;
+    for (const json& d : shaper.feed("<think>\nplan it\n</think>\n\nAnswer")) {
+        if (d.contains("reasoning_content")) reasoning += d["reasoning_content"].get<std::string>();
+        if (d.contains("content")) content += d["content"].get<std::string>();
+    }
+    std::string finish = "stop";
+    for (const json& d : shaper.finish(finish)) {
+        if (d.contains("content")) content += d["content"].get<std::string>();
+    }
+    EXPECT_EQ(reasoning, "plan it");
+    EXPECT_EQ(content, "Answer");
+    json message = json::object();
+    shaper.fill_message(message);
+    EXPECT_EQ(message["reasoning_content"], "plan it");
+    EXPECT_EQ(message["content"], "Answer");
+}
+
+}  // namespace
+}  // namespace cria::server
