@@ -162,10 +162,70 @@ float* AttentionScratch::get(int index, size_t n) {
     return buffer.aligned;
 }
 
+namespace {
+
+// Prompt processing: blocks of consecutive queries per key/value head, each key and value
+// converted once per block.
+void attention_blocked(const OpsTable& ops, const AttentionShape& shape, const float* q,
+                       int64_t n_tokens, int64_t pos0, const KvSpan& kv, float* out,
+                       ThreadPool& pool, AttentionScratch& scratch) {
+    const int group = shape.n_head / shape.n_head_kv;
+    const int64_t tokens_per_block = std::max(1, 64 / group);
+    const int64_t n_blocks = (n_tokens + tokens_per_block - 1) / tokens_per_block;
+    int split = 1;
+    while (n_blocks * shape.n_head_kv * split < 2 * pool.size() && group % (split * 2) == 0) {
+        split *= 2;
+    }
+    const int sub_group = group / split;
+    // Without a window the last block sees the most keys; with one, any block may.
+    int64_t max_keys = 0;
+    for (int64_t b = 0; b < n_blocks; ++b) {
+        const int64_t start = pos0 + b * tokens_per_block;
+        const int64_t last = std::min(start + tokens_per_block, pos0 + n_tokens) - 1;
+        max_keys = std::max(max_keys, last - attention_first_key(shape, start) + 1);
+    }
+    const size_t scratch_floats =
+        attention_block_scratch_floats(shape, tokens_per_block * sub_group, max_keys);
+    for (int t = 0; t < pool.size(); ++t) scratch.get(t, scratch_floats);
+
+    const size_t q_stride = static_cast<size_t>(shape.n_head) * shape.head_dim_k;
+    const size_t out_stride = static_cast<size_t>(shape.n_head) * shape.head_dim_v;
+    const int64_t per_block = int64_t{shape.n_head_kv} * split;
+    const int64_t n_items = n_blocks * per_block;
+    pool.run_on_all([&](int thread, int n_threads) {
+        float* buffer = scratch.get(thread, scratch_floats);
+        for (int64_t item = thread; item < n_items; item += n_threads) {
+            const int64_t b = item / per_block;
+            const int rest = static_cast<int>(item % per_block);
+            const int kv_head = rest / split;
+            const int first_head = kv_head * group + (rest % split) * sub_group;
+            AttentionBlock block;
+            block.pos0 = pos0 + b * tokens_per_block;
+            block.n_tokens = std::min(tokens_per_block, n_tokens - b * tokens_per_block);
+            block.q = q + static_cast<size_t>(b * tokens_per_block) * q_stride +
+                      static_cast<size_t>(first_head) * shape.head_dim_k;
+            block.q_stride = q_stride;
+            block.out = out + static_cast<size_t>(b * tokens_per_block) * out_stride +
+                        static_cast<size_t>(first_head) * shape.head_dim_v;
+            block.out_stride = out_stride;
+            block.n_heads = sub_group;
+            block.kv_head = kv_head;
+            ops.attend_block(shape, block, kv, buffer);
+        }
+    });
+}
+
+}  // namespace
+
 void attention(const AttentionShape& shape, const float* q, int64_t n_tokens, int64_t pos0,
                const KvSpan& kv, float* out, ThreadPool& pool, AttentionScratch& scratch, Isa isa) {
     if (n_tokens <= 0) return;
     const OpsTable& ops = table_for(isa);
+    if (ops.attend_block != nullptr && n_tokens >= 2 && shape.head_dim_k % 16 == 0 &&
+        shape.head_dim_v % 16 == 0) {
+        attention_blocked(ops, shape, q, n_tokens, pos0, kv, out, pool, scratch);
+        return;
+    }
     const int group = shape.n_head / shape.n_head_kv;
     // With few (token, kv head) pairs (decoding one token, MQA), split each group of query heads
     // too so that every thread has work.
@@ -179,8 +239,7 @@ void attention(const AttentionShape& shape, const float* q, int64_t n_tokens, in
 
     const int64_t last_position = pos0 + n_tokens - 1;
     const int64_t max_keys = last_position - attention_first_key(shape, last_position) + 1;
-    const size_t scratch_floats =
-        attention_scratch_floats(sub_shape, shape.window > 0 ? max_keys : last_position + 1);
+    const size_t scratch_floats = attention_scratch_floats(sub_shape, max_keys);
     // Sized before the threads start: AttentionScratch is not thread-safe.
     for (int t = 0; t < pool.size(); ++t) scratch.get(t, scratch_floats);
 

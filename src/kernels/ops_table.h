@@ -27,6 +27,26 @@ struct OpsTable {
     // scratch holds attention_scratch_floats(shape, position + 1) floats, 64-byte aligned.
     void (*attend)(const AttentionShape& shape, const float* q, int64_t position, const KvSpan& kv,
                    int kv_head, float* out, float* scratch);
+    // Attention of a block of queries at consecutive positions that share one key/value head,
+    // computed together so that each key and value is converted once for all of them (prompt
+    // processing). May be null: attend() then serves every query. Needs head sizes that are
+    // multiples of 16; scratch holds attention_block_scratch_floats() floats, 64-byte aligned.
+    void (*attend_block)(const AttentionShape& shape, const struct AttentionBlock& block,
+                         const KvSpan& kv, float* scratch);
+};
+
+// Queries (token t < n_tokens at position pos0 + t, head h < n_heads) at
+// q + t * q_stride + h * head_dim_k; their outputs at out + t * out_stride + h * head_dim_v.
+// Row r = t * n_heads + h of the block is that query.
+struct AttentionBlock {
+    const float* q = nullptr;
+    size_t q_stride = 0;
+    int64_t n_tokens = 0;
+    int64_t pos0 = 0;
+    int n_heads = 0;
+    int kv_head = 0;
+    float* out = nullptr;
+    size_t out_stride = 0;
 };
 
 const OpsTable& ops_ref();
@@ -50,6 +70,19 @@ inline size_t attention_scratch_floats(const AttentionShape& shape, int64_t n_ke
                                                                                 : shape.head_dim_v);
     return group * round16(static_cast<size_t>(n_keys)) + round16(head) +
            group * round16(static_cast<size_t>(shape.head_dim_v));
+}
+
+// Floats of scratch one attend_block() call needs: the queries transposed and the scores of
+// every row for every key ([rows rounded to 16] each), the values converted to f32, two
+// converted keys, and the rows' positions and softmax sums.
+inline size_t attention_block_scratch_floats(const AttentionShape& shape, int64_t rows,
+                                             int64_t n_keys) {
+    auto round16 = [](size_t n) { return (n + 15) & ~size_t{15}; };
+    const size_t row_stride = round16(static_cast<size_t>(rows));
+    const auto keys = static_cast<size_t>(n_keys);
+    return static_cast<size_t>(shape.head_dim_k) * row_stride + keys * row_stride +
+           keys * static_cast<size_t>(shape.head_dim_v) +
+           2 * round16(static_cast<size_t>(shape.head_dim_k)) + 2 * row_stride;
 }
 
 }  // namespace cria::kernels

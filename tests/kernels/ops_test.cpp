@@ -269,6 +269,9 @@ TEST(OpsIsa, AttentionMatchesReference) {
         {4, 1, 256, 256, 5, 50.0f, gguf::TensorType::kF16},
         {6, 3, 40, 24, 0, 0.0f, gguf::TensorType::kF16},
         {4, 2, 64, 64, 7, 0.0f, gguf::TensorType::kQ8_0},
+        {8, 1, 96, 96, 9, 0.0f, gguf::TensorType::kF16},
+        {32, 8, 64, 64, 0, 0.0f, gguf::TensorType::kF16},
+        {2, 2, 32, 64, 0, 30.0f, gguf::TensorType::kF32},
     };
     ThreadPool pool(2);
     for (Isa isa : vector_isas()) {
@@ -286,7 +289,8 @@ TEST(OpsIsa, AttentionMatchesReference) {
             const int64_t v_width = int64_t{c.n_head_kv} * c.head_dim_v;
             TestCache cache = make_cache(c.type, random_vector(n_kv * k_width, 7, 2.0f),
                                          random_vector(n_kv * v_width, 8), n_kv, k_width, v_width);
-            for (int64_t n_tokens : {1, 5}) {
+            // Single queries, a short block, and the whole sequence (several query blocks).
+            for (int64_t n_tokens : {1, 5, 37}) {
                 const int64_t pos0 = n_kv - n_tokens;
                 const auto q = random_vector(n_tokens * c.n_head * c.head_dim_k, 9, 2.0f);
                 std::vector<float> a(n_tokens * c.n_head * c.head_dim_v);

@@ -152,8 +152,9 @@ void attend_ref(const AttentionShape& shape, const float* q, int64_t position, c
 
 const OpsTable& ops_ref() {
     static const OpsTable table = {
-        rms_norm_ref, rope_apply_ref, swiglu_ref, geglu_ref, silu_ref,         gelu_ref,
-        softcap_ref,  softmax_ref,    add_ref,    scale_ref, fp32_to_fp16_ref, attend_ref,
+        rms_norm_ref,     rope_apply_ref, swiglu_ref,  geglu_ref, silu_ref,
+        gelu_ref,         softcap_ref,    softmax_ref, add_ref,   scale_ref,
+        fp32_to_fp16_ref, attend_ref,     nullptr,
     };
     return table;
 }

@@ -327,8 +327,9 @@ void attend_avx2(const AttentionShape& shape, const float* q, int64_t position, 
 
 const OpsTable& ops_avx2() {
     static const OpsTable table = {
-        rms_norm_avx2, rope_apply_avx2, swiglu_avx2, geglu_avx2, silu_avx2,         gelu_avx2,
-        softcap_avx2,  softmax_avx2,    add_avx2,    scale_avx2, fp32_to_fp16_avx2, attend_avx2,
+        rms_norm_avx2,     rope_apply_avx2, swiglu_avx2,  geglu_avx2, silu_avx2,
+        gelu_avx2,         softcap_avx2,    softmax_avx2, add_avx2,   scale_avx2,
+        fp32_to_fp16_avx2, attend_avx2,     nullptr,
     };
     return table;
 }
