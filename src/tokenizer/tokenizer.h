@@ -56,8 +56,9 @@ class Tokenizer {
     std::vector<int32_t> encode(std::string_view text, bool add_special, bool parse_special) const;
 
     // The text of a sequence that starts at the beginning of a text: pieces concatenated, the
-    // SentencePiece/WordPiece leading space of the first word removed. Control tokens render as
-    // nothing unless render_special; ids outside the vocabulary render as nothing. The result is
+    // SentencePiece/WordPiece leading space of the first word removed. Control and unused tokens
+    // render as nothing unless render_special, unknown-type tokens as U+FFFD unless
+    // render_special; ids outside the vocabulary render as nothing. The result is
     // the bytes the tokens stand for and may be invalid UTF-8 if the tokens split a character;
     // StreamingDecoder produces valid UTF-8 only.
     std::string decode(std::span<const int32_t> ids, bool render_special = false) const;
