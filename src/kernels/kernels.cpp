@@ -5,6 +5,7 @@
 #include "kernels/kernels.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cassert>
 #include <memory>
 #include <new>
@@ -55,12 +56,13 @@ AlignedBytes allocate_aligned(size_t bytes) {
     return AlignedBytes(static_cast<uint8_t*>(::operator new[](bytes, std::align_val_t{64})));
 }
 
-// Rows per work unit: a multiple of the kernels' row tile (4) and large enough that a unit is
-// worth a thread hand-off, but small enough that both threads get work on narrow matrices.
-size_t row_grain(int64_t n_out, int64_t n_tokens) {
-    (void)n_tokens;
-    if (n_out >= 1024) return 16;
-    return 4;
+// Rows per work unit: a multiple of the kernels' row groups (8), small enough that there are
+// several units per thread (a thread delayed by the OS or by slower memory leaves its share to
+// the others), large enough that taking a unit costs nothing next to computing it.
+int64_t rows_per_unit(int64_t n_out, int n_threads) {
+    const int64_t units_wanted = static_cast<int64_t>(n_threads) * 8;
+    const int64_t rows = (n_out + units_wanted - 1) / units_wanted;
+    return std::clamp<int64_t>((rows + 15) / 16 * 16, 16, 512);
 }
 
 }  // namespace
@@ -157,10 +159,21 @@ void matmul(const Matrix& w, const float* x, int64_t n_tokens, float* y, ThreadP
     }
 
     const GemmFn gemm = select_gemm(w.type, isa);
-    pool.parallel_for(static_cast<size_t>(w.n_out), row_grain(w.n_out, n_tokens),
-                      [&](size_t begin, size_t end, int) {
-                          gemm(args, static_cast<int64_t>(begin), static_cast<int64_t>(end));
-                      });
+    const int64_t unit_rows = rows_per_unit(w.n_out, pool.size());
+    const int64_t n_units = (w.n_out + unit_rows - 1) / unit_rows;
+    if (n_units == 1 || pool.size() == 1) {
+        gemm(args, 0, w.n_out);
+        return;
+    }
+    // Units are taken from a shared counter rather than split in equal halves up front.
+    std::atomic<int64_t> next_unit{0};
+    pool.run_on_all([&](int, int) {
+        for (;;) {
+            const int64_t unit = next_unit.fetch_add(1, std::memory_order_relaxed);
+            if (unit >= n_units) break;
+            gemm(args, unit * unit_rows, std::min(w.n_out, (unit + 1) * unit_rows));
+        }
+    });
 }
 
 }  // namespace cria::kernels
