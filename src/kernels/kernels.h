@@ -32,6 +32,10 @@ struct Matrix {
 // y[t][o] = sum_i W[o][i] * x[t][i] for t < n_tokens.
 // x: [n_tokens][n_in] f32, y: [n_tokens][n_out] f32 (rows of y are n_out apart).
 // Work is split over the pool's threads. The ISA overload exists so tests can run every path.
+// As in llama.cpp, x is converted once per call: to 8-bit blocks (with per-block scales) for
+// the quantized types, whose dot products then run in integers; to bf16 for BF16 weights; F32
+// and F16 weights use x as it is. One token is the memory-bound decode case (each weight row
+// streamed once); several tokens share every decoded weight block (prompt processing).
 void matmul(const Matrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool);
 void matmul(const Matrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool, Isa isa);
 
