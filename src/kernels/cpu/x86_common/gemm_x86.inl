@@ -2,6 +2,7 @@
 // simd_x86.inl for how it is included). Requires: CRIA_X86_VNNI, and the tile sizes
 //   kMatvecRows             rows per tile when there is one token (decode, memory-bound)
 //   kTileRows, kTileTokens  rows x tokens per tile otherwise (prompt, compute-bound)
+//   kRows8Tokens            tokens per tile of the eight-row kernels (Q4_0, Q4_1, Q8_0, IQ4_NL)
 //
 // Every kernel computes a tile of R rows x T tokens over the whole reduction: each weight block
 // is loaded and decoded once per tile and used for all T tokens, each activation block once and
