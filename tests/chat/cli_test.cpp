@@ -1,0 +1,111 @@
+// `cria render-template`: exact stdout on success, the template's error and status 1 on
+// failure. Skips when the cria executable has not been built in this build tree.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+#include "test_support.h"
+
+namespace cria::chat {
+namespace {
+
+struct CommandResult {
+    int exit_code = -1;
+    std::string out;
+    std::string err;
+};
+
+std::filesystem::path cria_binary() {
+    return std::filesystem::path(CRIA_BINARY_DIR) / "cria";
+}
+
+CommandResult run_render(const std::string& template_text, const std::string& context,
+                         const std::string& extra_args = "") {
+    const std::filesystem::path dir = test::temp_dir();
+    test::write_file(dir / "t.jinja", template_text);
+    test::write_file(dir / "ctx.json", context);
+    auto quoted = [](const std::filesystem::path& path) {
+        std::string text = "'";
+        text += path.string();
+        text += "'";
+        return text;
+    };
+    std::string command = quoted(cria_binary());
+    command += " render-template --template ";
+    command += quoted(dir / "t.jinja");
+    command += " --context ";
+    command += quoted(dir / "ctx.json");
+    command += " ";
+    command += extra_args;
+    command += " > ";
+    command += quoted(dir / "out.txt");
+    command += " 2> ";
+    command += quoted(dir / "err.txt");
+    CommandResult result;
+    const int status = std::system(command.c_str());
+    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    result.out = test::read_file(dir / "out.txt");
+    result.err = test::read_file(dir / "err.txt");
+    return result;
+}
+
+#define REQUIRE_CRIA_BINARY()                                                     \
+    if (!std::filesystem::exists(cria_binary())) {                                \
+        GTEST_SKIP() << "the cria executable is not built in this tree; skipped"; \
+    }
+
+TEST(RenderTemplateCommandTest, PrintsTheRenderingExactly) {
+    REQUIRE_CRIA_BINARY();
+    const CommandResult result =
+        run_render("{% for m in messages %}{{ m.role }}: {{ m.content }}\n{% endfor %}{{ x }}",
+                   R"({"messages": [{"role": "user", "content": "héllo"}], "x": "end"})");
+    EXPECT_EQ(result.exit_code, 0) << result.err;
+    EXPECT_EQ(result.out, "user: héllo\nend");
+    EXPECT_EQ(result.err, "");
+}
+
+TEST(RenderTemplateCommandTest, FixesTheDateWithNow) {
+    REQUIRE_CRIA_BINARY();
+    const CommandResult result =
+        run_render("{{ strftime_now('%d %b %Y') }}", "{}", "--now 2026-07-26T12:00:00");
+    EXPECT_EQ(result.exit_code, 0) << result.err;
+    EXPECT_EQ(result.out, "26 Jul 2026");
+}
+
+TEST(RenderTemplateCommandTest, ReportsTemplateErrorsWithStatusOne) {
+    REQUIRE_CRIA_BINARY();
+    CommandResult result = run_render("{{ raise_exception('System role not supported') }}", "{}");
+    EXPECT_EQ(result.exit_code, 1);
+    EXPECT_EQ(result.out, "");
+    EXPECT_EQ(result.err, "TemplateError: System role not supported\n");
+
+    result = run_render("{% if %}", "{}");
+    EXPECT_EQ(result.exit_code, 1);
+    EXPECT_EQ(result.err,
+              "TemplateSyntaxError: expected an expression, got '%}' (line 1, column 7)\n");
+
+    result = run_render("x", "not json");
+    EXPECT_EQ(result.exit_code, 1);
+    EXPECT_NE(result.err.find("is not a JSON object"), std::string::npos);
+}
+
+TEST(RenderTemplateCommandTest, RendersAGoldenCase) {
+    REQUIRE_CRIA_BINARY();
+    CRIA_REQUIRE_SHARED(shared);
+    const std::filesystem::path dir = shared / "golden" / "templates";
+    const CommandResult result =
+        run_render(test::read_file(dir / "templates" / "meta-llama-Llama-3.2-3B-Instruct.jinja"),
+                   R"({"messages": [{"role": "user", "content": "Hello! What is 2+2?"}],
+                       "add_generation_prompt": true, "bos_token": "<|begin_of_text|>",
+                       "eos_token": "<|eot_id|>"})",
+                   "--now 2026-07-26T12:00:00");
+    EXPECT_EQ(result.exit_code, 0) << result.err;
+    EXPECT_EQ(result.out,
+              test::read_file(dir / "expected" / "meta-llama-Llama-3.2-3B-Instruct__single.txt"));
+}
+
+}  // namespace
+}  // namespace cria::chat
