@@ -19,6 +19,11 @@ struct GoldenCase {
     std::string case_name;
 };
 
+// Names the case in test listings (the default would print the struct's bytes).
+void PrintTo(const GoldenCase& c, std::ostream* os) {
+    *os << c.template_name << "__" << c.case_name;
+}
+
 std::filesystem::path templates_dir() {
     const std::filesystem::path shared = test::shared_dir();
     if (shared.empty()) return {};
