@@ -2,7 +2,9 @@
 // file only; called only when the CPU has them (ops.cpp checks).
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "core/half.h"
 #include "kernels/kernels.h"
@@ -323,13 +325,218 @@ void attend_avx2(const AttentionShape& shape, const float* q, int64_t position, 
     }
 }
 
+// ---- Blocked attention (prompt processing) ---------------------------------------------------
+// As in the AVX-512 version: transposed queries give the scores of 8 rows per FMA chain, the
+// softmax runs across rows, and converted values are applied with register accumulators.
+
+template <int kVecs>
+void block_scores(const AttentionShape& shape, const float* qt, size_t rs, int rv0,
+                  const KvSpan& kv, int kv_head, int64_t first_key, int64_t n_keys,
+                  const float* row_pos, float* st, float* k0_buf, float* k1_buf) {
+    const int64_t hd_k = shape.head_dim_k;
+    const __m256 neg_inf = _mm256_set1_ps(-INFINITY);
+    const __m256 cap = _mm256_set1_ps(shape.softcap);
+    const __m256 inv_cap = _mm256_set1_ps(shape.softcap > 0.0f ? 1.0f / shape.softcap : 0.0f);
+    // Positions are below 2^24, so they and their differences are exact in floats.
+    const __m256 window =
+        _mm256_set1_ps(shape.window > 0 ? static_cast<float>(shape.window) : INFINITY);
+    __m256 pos[kVecs];
+    for (int v = 0; v < kVecs; ++v) {
+        pos[v] = _mm256_load_ps(row_pos + static_cast<size_t>(rv0 + v) * kLanes);
+    }
+    auto finish = [&](int64_t j, __m256* acc) {
+        const __m256 key = _mm256_set1_ps(static_cast<float>(first_key + j));
+        for (int v = 0; v < kVecs; ++v) {
+            __m256 score = acc[v];
+            if (shape.softcap > 0.0f)
+                score = _mm256_mul_ps(cap, tanh_ps(_mm256_mul_ps(score, inv_cap)));
+            const __m256 visible =
+                _mm256_and_ps(_mm256_cmp_ps(key, pos[v], _CMP_LE_OQ),
+                              _mm256_cmp_ps(_mm256_sub_ps(pos[v], key), window, _CMP_LT_OQ));
+            _mm256_store_ps(
+                st + static_cast<size_t>(j) * rs + static_cast<size_t>(rv0 + v) * kLanes,
+                _mm256_blendv_ps(neg_inf, score, visible));
+        }
+    };
+    auto key_row = [&](int64_t j, float* buffer) {
+        return head_as_f32(kv.type, kv.k + static_cast<size_t>(first_key + j) * kv.k_row_bytes,
+                           kv_head * hd_k, hd_k, buffer);
+    };
+    int64_t j = 0;
+    for (; j + 2 <= n_keys; j += 2) {
+        const float* k0 = key_row(j, k0_buf);
+        const float* k1 = key_row(j + 1, k1_buf);
+        __m256 a0[kVecs], a1[kVecs];
+        for (int v = 0; v < kVecs; ++v) a0[v] = a1[v] = _mm256_setzero_ps();
+        for (int64_t d = 0; d < hd_k; ++d) {
+            const __m256 b0 = _mm256_broadcast_ss(k0 + d);
+            const __m256 b1 = _mm256_broadcast_ss(k1 + d);
+            const float* qd = qt + static_cast<size_t>(d) * rs + static_cast<size_t>(rv0) * kLanes;
+            for (int v = 0; v < kVecs; ++v) {
+                const __m256 qv = _mm256_load_ps(qd + v * kLanes);
+                a0[v] = _mm256_fmadd_ps(qv, b0, a0[v]);
+                a1[v] = _mm256_fmadd_ps(qv, b1, a1[v]);
+            }
+        }
+        finish(j, a0);
+        finish(j + 1, a1);
+    }
+    if (j < n_keys) {
+        const float* k0 = key_row(j, k0_buf);
+        __m256 a0[kVecs];
+        for (int v = 0; v < kVecs; ++v) a0[v] = _mm256_setzero_ps();
+        for (int64_t d = 0; d < hd_k; ++d) {
+            const __m256 b0 = _mm256_broadcast_ss(k0 + d);
+            const float* qd = qt + static_cast<size_t>(d) * rs + static_cast<size_t>(rv0) * kLanes;
+            for (int v = 0; v < kVecs; ++v) {
+                a0[v] = _mm256_fmadd_ps(_mm256_load_ps(qd + v * kLanes), b0, a0[v]);
+            }
+        }
+        finish(j, a0);
+    }
+}
+
+template <int kRows, int kDv>
+void block_values(const float* st, size_t rs, const float* vf, int64_t hd_v, int64_t n_keys,
+                  int64_t d0, int r0, const float* inv_sums, const AttentionBlock& block,
+                  int row_limit) {
+    __m256 acc[kRows][kDv];
+    for (int r = 0; r < kRows; ++r) {
+        for (int v = 0; v < kDv; ++v) acc[r][v] = _mm256_setzero_ps();
+    }
+    for (int64_t j = 0; j < n_keys; ++j) {
+        const float* vj = vf + static_cast<size_t>(j) * hd_v + d0;
+        __m256 vv[kDv];
+        for (int v = 0; v < kDv; ++v) vv[v] = _mm256_load_ps(vj + v * kLanes);
+        const float* pj = st + static_cast<size_t>(j) * rs + r0;
+        for (int r = 0; r < kRows; ++r) {
+            const __m256 p = _mm256_broadcast_ss(pj + r);
+            for (int v = 0; v < kDv; ++v) acc[r][v] = _mm256_fmadd_ps(p, vv[v], acc[r][v]);
+        }
+    }
+    for (int r = 0; r < kRows && r0 + r < row_limit; ++r) {
+        const int row = r0 + r;
+        const int64_t t = row / block.n_heads;
+        const int h = row % block.n_heads;
+        float* out = block.out + static_cast<size_t>(t) * block.out_stride +
+                     static_cast<size_t>(h) * hd_v + d0;
+        const __m256 inv = _mm256_set1_ps(inv_sums[row]);
+        for (int v = 0; v < kDv; ++v)
+            _mm256_storeu_ps(out + v * kLanes, _mm256_mul_ps(acc[r][v], inv));
+    }
+}
+
+template <int kDv>
+void block_values_all_rows(const float* st, size_t rs, const float* vf, int64_t hd_v,
+                           int64_t n_keys, int64_t d0, int rows, const float* inv_sums,
+                           const AttentionBlock& block) {
+    int r0 = 0;
+    for (; r0 + 4 <= rows; r0 += 4) {
+        block_values<4, kDv>(st, rs, vf, hd_v, n_keys, d0, r0, inv_sums, block, rows);
+    }
+    for (; r0 < rows; ++r0) {
+        block_values<1, kDv>(st, rs, vf, hd_v, n_keys, d0, r0, inv_sums, block, rows);
+    }
+}
+
+void attend_block_avx2(const AttentionShape& shape, const AttentionBlock& block, const KvSpan& kv,
+                       float* scratch) {
+    const int64_t hd_k = shape.head_dim_k;
+    const int64_t hd_v = shape.head_dim_v;
+    const int rows = static_cast<int>(block.n_tokens) * block.n_heads;
+    const int n_vecs = (rows + kLanes - 1) / kLanes;
+    const size_t rs = static_cast<size_t>(n_vecs) * kLanes;
+    const int64_t last_key = block.pos0 + block.n_tokens - 1;
+    const int64_t first_key = attention_first_key(shape, block.pos0);
+    const int64_t n_keys = last_key - first_key + 1;
+
+    float* qt = scratch;                                // [hd_k][rs]
+    float* st = qt + static_cast<size_t>(hd_k) * rs;    // [n_keys][rs]
+    float* vf = st + static_cast<size_t>(n_keys) * rs;  // [n_keys][hd_v]
+    float* k0_buf = vf + static_cast<size_t>(n_keys) * hd_v;
+    const size_t k_round = (static_cast<size_t>(hd_k) + 15) & ~size_t{15};
+    float* k1_buf = k0_buf + k_round;
+    float* row_pos = k1_buf + k_round;  // [rs]
+    float* sums = row_pos + rs;         // [rs]
+
+    for (int64_t d = 0; d < hd_k; ++d) {
+        for (size_t r = static_cast<size_t>(rows); r < rs; ++r)
+            qt[static_cast<size_t>(d) * rs + r] = 0.0f;
+    }
+    for (int r = 0; r < rows; ++r) {
+        const int64_t t = r / block.n_heads;
+        const int h = r % block.n_heads;
+        const float* q =
+            block.q + static_cast<size_t>(t) * block.q_stride + static_cast<size_t>(h) * hd_k;
+        for (int64_t d = 0; d < hd_k; ++d) qt[static_cast<size_t>(d) * rs + r] = q[d] * shape.scale;
+        row_pos[r] = static_cast<float>(block.pos0 + t);
+    }
+    for (size_t r = static_cast<size_t>(rows); r < rs; ++r) row_pos[r] = -1.0f;
+
+    for (int rv = 0; rv < n_vecs; rv += 4) {
+        switch (std::min(4, n_vecs - rv)) {
+            case 4:
+                block_scores<4>(shape, qt, rs, rv, kv, block.kv_head, first_key, n_keys, row_pos,
+                                st, k0_buf, k1_buf);
+                break;
+            case 3:
+                block_scores<3>(shape, qt, rs, rv, kv, block.kv_head, first_key, n_keys, row_pos,
+                                st, k0_buf, k1_buf);
+                break;
+            case 2:
+                block_scores<2>(shape, qt, rs, rv, kv, block.kv_head, first_key, n_keys, row_pos,
+                                st, k0_buf, k1_buf);
+                break;
+            default:
+                block_scores<1>(shape, qt, rs, rv, kv, block.kv_head, first_key, n_keys, row_pos,
+                                st, k0_buf, k1_buf);
+                break;
+        }
+    }
+
+    const __m256 neg_inf = _mm256_set1_ps(-INFINITY);
+    for (int v = 0; v < n_vecs; ++v) {
+        float* column = st + static_cast<size_t>(v) * kLanes;
+        __m256 max_v = neg_inf;
+        for (int64_t j = 0; j < n_keys; ++j) {
+            max_v = _mm256_max_ps(max_v, _mm256_load_ps(column + static_cast<size_t>(j) * rs));
+        }
+        __m256 sum = _mm256_setzero_ps();
+        for (int64_t j = 0; j < n_keys; ++j) {
+            float* p = column + static_cast<size_t>(j) * rs;
+            const __m256 s = _mm256_load_ps(p);
+            const __m256 visible = _mm256_cmp_ps(s, neg_inf, _CMP_GT_OQ);
+            const __m256 e = _mm256_and_ps(visible, exp_ps(_mm256_sub_ps(s, max_v)));
+            _mm256_store_ps(p, e);
+            sum = _mm256_add_ps(sum, e);
+        }
+        _mm256_store_ps(sums + static_cast<size_t>(v) * kLanes,
+                        _mm256_div_ps(_mm256_set1_ps(1.0f), sum));
+    }
+
+    for (int64_t j = 0; j < n_keys; ++j) {
+        float* dst = vf + static_cast<size_t>(j) * hd_v;
+        const float* v =
+            head_as_f32(kv.type, kv.v + static_cast<size_t>(first_key + j) * kv.v_row_bytes,
+                        block.kv_head * hd_v, hd_v, dst);
+        if (v != dst) std::memcpy(dst, v, static_cast<size_t>(hd_v) * sizeof(float));
+    }
+    for (int64_t d0 = 0; d0 < hd_v; d0 += 2 * kLanes) {
+        if (hd_v - d0 >= 2 * kLanes) {
+            block_values_all_rows<2>(st, rs, vf, hd_v, n_keys, d0, rows, sums, block);
+        } else {
+            block_values_all_rows<1>(st, rs, vf, hd_v, n_keys, d0, rows, sums, block);
+        }
+    }
+}
+
 }  // namespace
 
 const OpsTable& ops_avx2() {
     static const OpsTable table = {
-        rms_norm_avx2,     rope_apply_avx2, swiglu_avx2,  geglu_avx2, silu_avx2,
-        gelu_avx2,         softcap_avx2,    softmax_avx2, add_avx2,   scale_avx2,
-        fp32_to_fp16_avx2, attend_avx2,     nullptr,
+        rms_norm_avx2,     rope_apply_avx2, swiglu_avx2,       geglu_avx2, silu_avx2,
+        gelu_avx2,         softcap_avx2,    softmax_avx2,      add_avx2,   scale_avx2,
+        fp32_to_fp16_avx2, attend_avx2,     attend_block_avx2,
     };
     return table;
 }
