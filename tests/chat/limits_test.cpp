@@ -95,6 +95,22 @@ TEST(LimitsTest, UnboundedMacroRecursionHitsTheDepthCap) {
                  "recursion deeper than the limit of 64");
 }
 
+TEST(LimitsTest, RecursionThroughDeepNestingIsCappedBeforeTheStack) {
+    // Each macro level nests 90 lists or 90 if blocks: the evaluation depth cap stops it long
+    // before the macro depth cap (and the C++ stack) would.
+    RenderOptions options;
+    options.max_recursion_depth = 1000;
+    const std::string lists = "{% macro f(n) %}{{ " + std::string(90, '[') + "f(n + 1)" +
+                              std::string(90, ']') + " }}{% endmacro %}{{ f(0) }}";
+    expect_limit(render_with(lists, options), "template evaluation nested too deeply");
+    std::string ifs = "{% macro f(n) %}";
+    for (int i = 0; i < 90; ++i) ifs += "{% if true %}";
+    ifs += "{{ f(n + 1) }}";
+    for (int i = 0; i < 90; ++i) ifs += "{% endif %}";
+    ifs += "{% endmacro %}{{ f(0) }}";
+    expect_limit(render_with(ifs, options), "template evaluation nested too deeply");
+}
+
 TEST(LimitsTest, WideMacroRecursionHitsTheTimeOrIterationCap) {
     // Each call fans out twice: 2^40 calls unless something stops it.
     RenderOptions options;

@@ -448,102 +448,124 @@ Value Interpreter::eval(const Expr& expr, const ScopePtr& scope) {
     }
 }
 
+// Each kind of expression has its own out-of-line function: eval() recurses through here, so
+// keeping this frame small keeps deep (but legal) templates far from the stack limit.
 Value Interpreter::eval_inner(const Expr& expr, const ScopePtr& scope) {
     switch (expr.kind) {
         case ExprKind::kLiteral:
             return static_cast<const LiteralExpr&>(expr).value;
-        case ExprKind::kName: {
-            const auto& name = static_cast<const NameExpr&>(expr).name;
-            const Value* value = scope->lookup(name);
-            if (value != nullptr) return *value;
-            return Value::undefined("'" + name + "' is undefined");
-        }
+        case ExprKind::kName:
+            return eval_name(static_cast<const NameExpr&>(expr), scope);
         case ExprKind::kList:
-        case ExprKind::kTuple: {
-            const auto& seq = static_cast<const SequenceExpr&>(expr);
-            List items;
-            items.reserve(seq.items.size());
-            for (const ExprPtr& item : seq.items) items.push_back(eval(*item, scope));
-            return expr.kind == ExprKind::kList ? Value::list(std::move(items))
-                                                : Value::tuple(std::move(items));
-        }
-        case ExprKind::kDict: {
-            Dict dict;
-            for (const auto& [key, value] : static_cast<const DictExpr&>(expr).items) {
-                Value k = eval(*key, scope);
-                dict.set(std::move(k), eval(*value, scope));
-            }
-            return Value::dict(std::move(dict));
-        }
-        case ExprKind::kGetAttr: {
-            const auto& attr = static_cast<const GetAttrExpr&>(expr);
-            return get_attr(eval(*attr.object, scope), attr.name);
-        }
-        case ExprKind::kGetItem: {
-            const auto& item = static_cast<const GetItemExpr&>(expr);
-            const Value object = eval(*item.object, scope);
-            if (item.index->kind == ExprKind::kSlice) {
-                return eval_slice(object, static_cast<const SliceExpr&>(*item.index), scope);
-            }
-            return get_item(object, eval(*item.index, scope));
-        }
+        case ExprKind::kTuple:
+            return eval_sequence(static_cast<const SequenceExpr&>(expr), scope);
+        case ExprKind::kDict:
+            return eval_dict(static_cast<const DictExpr&>(expr), scope);
+        case ExprKind::kGetAttr:
+            return eval_get_attr(static_cast<const GetAttrExpr&>(expr), scope);
+        case ExprKind::kGetItem:
+            return eval_get_item(static_cast<const GetItemExpr&>(expr), scope);
         case ExprKind::kSlice:
             fail(ErrorKind::kSyntax, "slice outside of a subscript");
-        case ExprKind::kUnary: {
-            const auto& unary = static_cast<const UnaryExpr&>(expr);
-            return unary_op(unary.op, eval(*unary.operand, scope));
-        }
-        case ExprKind::kBinary: {
-            const auto& binary = static_cast<const BinaryExpr&>(expr);
-            const Value left = eval(*binary.left, scope);
-            const Value right = eval(*binary.right, scope);
-            return binary_op(*this, binary.op, left, right);
-        }
-        case ExprKind::kAnd: {
-            const auto& logical = static_cast<const LogicalExpr&>(expr);
-            Value left = eval(*logical.left, scope);
-            if (!left.truthy()) return left;
-            return eval(*logical.right, scope);
-        }
-        case ExprKind::kOr: {
-            const auto& logical = static_cast<const LogicalExpr&>(expr);
-            Value left = eval(*logical.left, scope);
-            if (left.truthy()) return left;
-            return eval(*logical.right, scope);
-        }
+        case ExprKind::kUnary:
+            return eval_unary(static_cast<const UnaryExpr&>(expr), scope);
+        case ExprKind::kBinary:
+            return eval_binary(static_cast<const BinaryExpr&>(expr), scope);
+        case ExprKind::kAnd:
+        case ExprKind::kOr:
+            return eval_logical(static_cast<const LogicalExpr&>(expr), scope);
         case ExprKind::kCompare:
             return eval_compare(static_cast<const CompareExpr&>(expr), scope);
-        case ExprKind::kConditional: {
-            const auto& cond = static_cast<const ConditionalExpr&>(expr);
-            if (eval(*cond.test, scope).truthy()) return eval(*cond.then_value, scope);
-            if (cond.else_value) return eval(*cond.else_value, scope);
-            int line = 0;
-            int column = 0;
-            locate(template_.source, expr.offset, line, column);
-            return Value::undefined("the inline if-expression on line " + std::to_string(line) +
-                                    " evaluated to false and no else section was defined.");
-        }
-        case ExprKind::kCall: {
-            const auto& call_expr = static_cast<const CallExpr&>(expr);
-            const Value callee = eval(*call_expr.callee, scope);
-            CallArgs args;
-            eval_args(call_expr.args, scope, args);
-            return call(callee, args);
-        }
+        case ExprKind::kConditional:
+            return eval_conditional(static_cast<const ConditionalExpr&>(expr), scope);
+        case ExprKind::kCall:
+            return eval_call(static_cast<const CallExpr&>(expr), scope);
         case ExprKind::kFilter: {
             const auto& filter = static_cast<const FilterExpr&>(expr);
             return eval_filter(filter, eval(*filter.value, scope), scope);
         }
-        case ExprKind::kTest: {
-            const auto& test = static_cast<const TestExpr&>(expr);
-            const Value input = eval(*test.value, scope);
-            CallArgs args;
-            eval_args(test.args, scope, args);
-            const bool result = apply_test(test.name, input, args);
-            return Value(test.negated ? !result : result);
-        }
+        case ExprKind::kTest:
+            return eval_test(static_cast<const TestExpr&>(expr), scope);
     }
     fail(ErrorKind::kRuntime, "unknown expression");
+}
+
+Value Interpreter::eval_name(const NameExpr& expr, const ScopePtr& scope) {
+    const Value* value = scope->lookup(expr.name);
+    if (value != nullptr) return *value;
+    return Value::undefined("'" + expr.name + "' is undefined");
+}
+
+Value Interpreter::eval_sequence(const SequenceExpr& expr, const ScopePtr& scope) {
+    List items;
+    items.reserve(expr.items.size());
+    for (const ExprPtr& item : expr.items) items.push_back(eval(*item, scope));
+    return expr.kind == ExprKind::kList ? Value::list(std::move(items))
+                                        : Value::tuple(std::move(items));
+}
+
+Value Interpreter::eval_dict(const DictExpr& expr, const ScopePtr& scope) {
+    Dict dict;
+    for (const auto& [key, value] : expr.items) {
+        Value k = eval(*key, scope);
+        dict.set(std::move(k), eval(*value, scope));
+    }
+    return Value::dict(std::move(dict));
+}
+
+Value Interpreter::eval_get_attr(const GetAttrExpr& expr, const ScopePtr& scope) {
+    return get_attr(eval(*expr.object, scope), expr.name);
+}
+
+Value Interpreter::eval_get_item(const GetItemExpr& expr, const ScopePtr& scope) {
+    const Value object = eval(*expr.object, scope);
+    if (expr.index->kind == ExprKind::kSlice) {
+        return eval_slice(object, static_cast<const SliceExpr&>(*expr.index), scope);
+    }
+    return get_item(object, eval(*expr.index, scope));
+}
+
+Value Interpreter::eval_unary(const UnaryExpr& expr, const ScopePtr& scope) {
+    return unary_op(expr.op, eval(*expr.operand, scope));
+}
+
+Value Interpreter::eval_binary(const BinaryExpr& expr, const ScopePtr& scope) {
+    const Value left = eval(*expr.left, scope);
+    const Value right = eval(*expr.right, scope);
+    return binary_op(*this, expr.op, left, right);
+}
+
+// `and`/`or` return one of their operands, as in Python.
+Value Interpreter::eval_logical(const LogicalExpr& expr, const ScopePtr& scope) {
+    Value left = eval(*expr.left, scope);
+    const bool decided = expr.kind == ExprKind::kAnd ? !left.truthy() : left.truthy();
+    if (decided) return left;
+    return eval(*expr.right, scope);
+}
+
+Value Interpreter::eval_conditional(const ConditionalExpr& expr, const ScopePtr& scope) {
+    if (eval(*expr.test, scope).truthy()) return eval(*expr.then_value, scope);
+    if (expr.else_value) return eval(*expr.else_value, scope);
+    int line = 0;
+    int column = 0;
+    locate(template_.source, expr.offset, line, column);
+    return Value::undefined("the inline if-expression on line " + std::to_string(line) +
+                            " evaluated to false and no else section was defined.");
+}
+
+Value Interpreter::eval_call(const CallExpr& expr, const ScopePtr& scope) {
+    const Value callee = eval(*expr.callee, scope);
+    CallArgs args;
+    eval_args(expr.args, scope, args);
+    return call(callee, args);
+}
+
+Value Interpreter::eval_test(const TestExpr& expr, const ScopePtr& scope) {
+    const Value input = eval(*expr.value, scope);
+    CallArgs args;
+    eval_args(expr.args, scope, args);
+    const bool result = apply_test(expr.name, input, args);
+    return Value(expr.negated ? !result : result);
 }
 
 Value Interpreter::eval_compare(const CompareExpr& expr, const ScopePtr& scope) {

@@ -100,7 +100,21 @@ class Interpreter {
 
     Value eval(const Expr& expr, const ScopePtr& scope);
     Value eval_inner(const Expr& expr, const ScopePtr& scope);
-    Value eval_compare(const CompareExpr& expr, const ScopePtr& scope);
+    // One out-of-line function per expression kind (see eval_inner).
+#define CRIA_JINJA_NOINLINE __attribute__((noinline))
+    CRIA_JINJA_NOINLINE Value eval_name(const NameExpr& expr, const ScopePtr& scope);
+    CRIA_JINJA_NOINLINE Value eval_sequence(const SequenceExpr& expr, const ScopePtr& scope);
+    CRIA_JINJA_NOINLINE Value eval_dict(const DictExpr& expr, const ScopePtr& scope);
+    CRIA_JINJA_NOINLINE Value eval_get_attr(const GetAttrExpr& expr, const ScopePtr& scope);
+    CRIA_JINJA_NOINLINE Value eval_get_item(const GetItemExpr& expr, const ScopePtr& scope);
+    CRIA_JINJA_NOINLINE Value eval_unary(const UnaryExpr& expr, const ScopePtr& scope);
+    CRIA_JINJA_NOINLINE Value eval_binary(const BinaryExpr& expr, const ScopePtr& scope);
+    CRIA_JINJA_NOINLINE Value eval_logical(const LogicalExpr& expr, const ScopePtr& scope);
+    CRIA_JINJA_NOINLINE Value eval_conditional(const ConditionalExpr& expr, const ScopePtr& scope);
+    CRIA_JINJA_NOINLINE Value eval_call(const CallExpr& expr, const ScopePtr& scope);
+    CRIA_JINJA_NOINLINE Value eval_test(const TestExpr& expr, const ScopePtr& scope);
+    CRIA_JINJA_NOINLINE Value eval_compare(const CompareExpr& expr, const ScopePtr& scope);
+#undef CRIA_JINJA_NOINLINE
     Value eval_slice(const Value& object, const SliceExpr& slice, const ScopePtr& scope);
     void eval_args(const CallArguments& args, const ScopePtr& scope, CallArgs& out);
     Value eval_filter(const FilterExpr& expr, Value input, const ScopePtr& scope);
