@@ -229,7 +229,8 @@ Expected<gguf::Writer> build_model(const RandomModelSpec& spec, const std::vecto
     writer.set(a + ".attention.head_count_kv", Value::u32(static_cast<uint32_t>(spec.n_head_kv)));
     writer.set(a + ".attention.key_length", Value::u32(static_cast<uint32_t>(head_dim)));
     writer.set(a + ".attention.value_length", Value::u32(static_cast<uint32_t>(head_dim)));
-    writer.set(a + ".rope.dimension_count", Value::u32(static_cast<uint32_t>(head_dim)));
+    writer.set(a + ".rope.dimension_count",
+               Value::u32(static_cast<uint32_t>(spec.n_rot > 0 ? spec.n_rot : head_dim)));
     writer.set(a + ".rope.freq_base", Value::f32(spec.rope_base));
     writer.set(a + ".attention.layer_norm_rms_epsilon", Value::f32(spec.rms_eps));
     if (arch != nullptr && arch->swa_pattern > 0) {

@@ -25,6 +25,7 @@ struct RandomModelSpec {
     int64_t n_head = 4;
     int64_t n_head_kv = 2;
     int64_t head_dim = 0;  // 0: n_embd / n_head
+    int64_t n_rot = 0;     // rotated dimensions per head; 0: the head size
     int64_t n_ff = 128;
     int64_t n_vocab = 256;  // replaced by the vocabulary's size when one is copied
     int64_t n_ctx = 2048;

@@ -260,6 +260,44 @@ TEST_P(DecoderArch, BatchChunkedAndIncrementalAgree) {
     }
 }
 
+// Odd shapes (head sizes that are not multiples of the vector width, partial rope, various GQA
+// ratios) exercise the tails of every vectorized path.
+TEST(DecoderShapes, RandomShapesMatchReference) {
+    std::mt19937 rng(2024);
+    const char* archs[] = {"llama", "qwen2", "qwen3", "gemma2", "gemma3", "phi3"};
+    for (int trial = 0; trial < 12; ++trial) {
+        model::RandomModelSpec spec = test::tiny_spec(archs[trial % 6]);
+        const int head_dims[] = {8, 24, 40, 48, 80};
+        const int kv_heads[] = {1, 2, 3};
+        spec.n_head_kv = kv_heads[rng() % 3];
+        spec.n_head = spec.n_head_kv * static_cast<int64_t>(1 + rng() % 4);
+        spec.head_dim = head_dims[rng() % 5];
+        spec.n_embd = 32 * static_cast<int64_t>(1 + rng() % 3);
+        spec.n_ff = 16 * static_cast<int64_t>(1 + rng() % 8);
+        spec.n_vocab = 50 + static_cast<int64_t>(rng() % 50);
+        spec.seed = trial;
+        // Partial rotary embedding where the architecture allows it.
+        if (spec.arch != "llama" && trial % 2 == 1)
+            spec.n_rot = spec.head_dim / 2 - (spec.head_dim / 2) % 2;
+        SCOPED_TRACE(spec.arch + " heads " + std::to_string(spec.n_head) + "/" +
+                     std::to_string(spec.n_head_kv) + " head size " +
+                     std::to_string(spec.head_dim));
+        auto built = test::build(spec);
+        ASSERT_TRUE(built.has_value()) << built.status().message();
+        const std::vector<int32_t> tokens = test_tokens(9, built->model->hparams().n_vocab);
+        const std::vector<Vec> expected = reference_forward(*built->model, tokens);
+        auto engine = make_engine(std::move(built->model), 4);
+        auto sequence = engine->create_sequence({0, gguf::TensorType::kF32});
+        ASSERT_TRUE(sequence.has_value());
+        std::vector<float> logits;
+        ASSERT_TRUE(engine->decode(**sequence, tokens, engine::LogitsMode::kAll, logits).is_ok());
+        const auto n_vocab = static_cast<size_t>(engine->n_vocab());
+        for (size_t t = 0; t < tokens.size(); ++t) {
+            EXPECT_LT(nmse(logits.data() + t * n_vocab, expected[t]), 1e-9) << "position " << t;
+        }
+    }
+}
+
 INSTANTIATE_TEST_SUITE_P(Archs, DecoderArch,
                          ::testing::Values("llama", "qwen2", "qwen3", "gemma2", "gemma3", "phi3"));
 
