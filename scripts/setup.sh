@@ -7,8 +7,12 @@ cd "$(dirname "$0")/.."
 packages=(
     build-essential cmake ninja-build pkg-config git clang clang-format libclang-rt-14-dev
     nlohmann-json3-dev libcpp-httplib-dev libcli11-dev libutf8proc-dev libssl-dev
-    libgtest-dev libgmock-dev libbenchmark-dev nodejs npm
+    libgtest-dev libgmock-dev libbenchmark-dev
 )
+# Node.js may come from elsewhere than Debian (its npm then conflicts with Debian's): install the
+# Debian packages only when the commands are missing.
+command -v node >/dev/null 2>&1 || packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do
