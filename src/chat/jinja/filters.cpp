@@ -963,7 +963,7 @@ Value call_filter(Interpreter& interp, std::string_view name, const Value& input
     const auto& table = filter_table();
     auto it = table.find(name);
     if (it == table.end()) {
-        fail(ErrorKind::kAssertion, "No filter named '" + std::string(name) + "'.");
+        fail(ErrorKind::kRuntime, "No filter named '" + std::string(name) + "'.");
     }
     return it->second(interp, input, args);
 }

@@ -10,6 +10,8 @@
 namespace cria::chat::jinja {
 
 // Filters and tests are registered by name in their own files.
+bool filter_exists(std::string_view name);
+bool test_exists(std::string_view name);
 Value call_filter(Interpreter& interp, std::string_view name, const Value& input, CallArgs& args);
 bool call_test(Interpreter& interp, std::string_view name, const Value& input, CallArgs& args);
 
@@ -561,6 +563,7 @@ Value Interpreter::eval_call(const CallExpr& expr, const ScopePtr& scope) {
 }
 
 Value Interpreter::eval_test(const TestExpr& expr, const ScopePtr& scope) {
+    if (!test_exists(expr.name)) fail(ErrorKind::kAssertion, "No test named '" + expr.name + "'.");
     const Value input = eval(*expr.value, scope);
     CallArgs args;
     eval_args(expr.args, scope, args);
@@ -635,6 +638,11 @@ void Interpreter::eval_args(const CallArguments& args, const ScopePtr& scope, Ca
 }
 
 Value Interpreter::eval_filter(const FilterExpr& expr, Value input, const ScopePtr& scope) {
+    // Jinja rejects unknown names written in the template when it compiles it (an assertion
+    // error); names reached through map()/select() fail at run time instead.
+    if (!filter_exists(expr.name)) {
+        fail(ErrorKind::kAssertion, "No filter named '" + expr.name + "'.");
+    }
     CallArgs args;
     eval_args(expr.args, scope, args);
     return apply_filter(expr.name, input, args);

@@ -560,7 +560,10 @@ std::string percent_format(Interpreter& interp, const std::string& format, const
                          zero && !left && conversion != 's' && conversion != 'r' ? '0' : ' ');
         interp.check_string_size(out.size());
     }
-    if (!used_mapping && mapping == nullptr && next_arg < positional.size()) {
+    // Python treats any non-tuple argument with item access (dict, list) as a mapping and then
+    // does not complain about unused arguments.
+    const bool mapping_like = args.is_dict() || (args.is_list() && !args.is_tuple());
+    if (!used_mapping && !mapping_like && next_arg < positional.size()) {
         fail(ErrorKind::kType, "not all arguments converted during string formatting");
     }
     return out;

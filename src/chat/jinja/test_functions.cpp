@@ -250,8 +250,7 @@ bool test_exists(std::string_view name) {
 bool call_test(Interpreter& interp, std::string_view name, const Value& input, CallArgs& args) {
     const auto& table = test_table();
     auto it = table.find(name);
-    if (it == table.end())
-        fail(ErrorKind::kAssertion, "No test named '" + std::string(name) + "'.");
+    if (it == table.end()) fail(ErrorKind::kRuntime, "No test named '" + std::string(name) + "'.");
     return it->second(interp, input, args);
 }
 
