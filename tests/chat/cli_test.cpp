@@ -24,7 +24,8 @@ std::filesystem::path cria_binary() {
 
 CommandResult run_render(const std::string& template_text, const std::string& context,
                          const std::string& extra_args = "") {
-    const std::filesystem::path dir = test::temp_dir();
+    const std::filesystem::path dir = test::temp_dir() / "render-template";
+    std::filesystem::create_directories(dir);
     test::write_file(dir / "t.jinja", template_text);
     test::write_file(dir / "ctx.json", context);
     auto quoted = [](const std::filesystem::path& path) {
@@ -49,6 +50,8 @@ CommandResult run_render(const std::string& template_text, const std::string& co
     result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     result.out = test::read_file(dir / "out.txt");
     result.err = test::read_file(dir / "err.txt");
+    std::error_code ignored;
+    std::filesystem::remove_all(dir.parent_path(), ignored);
     return result;
 }
 
