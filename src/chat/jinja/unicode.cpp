@@ -172,8 +172,8 @@ bool is_digit(char32_t cp) {
 
 namespace {
 
-// Pairs of (upper, lower) within ranges where upper case is at even offsets from `first`.
-bool alternating_range(char32_t cp, char32_t first, char32_t last) {
+// Blocks where each upper-case letter at an even code point is followed by its lower case.
+bool in_paired_block(char32_t cp, char32_t first, char32_t last) {
     return cp >= first && cp <= last;
 }
 
@@ -200,9 +200,9 @@ char32_t to_lower(char32_t cp) {
     if (cp == 0x38E || cp == 0x38F) return cp + 63;
     if (cp >= 0x410 && cp <= 0x42F) return cp + 32;
     if (cp >= 0x400 && cp <= 0x40F) return cp + 80;
-    if (alternating_range(cp, 0x460, 0x481) || alternating_range(cp, 0x48A, 0x4BF) ||
-        alternating_range(cp, 0x4D0, 0x52F) || alternating_range(cp, 0x1E00, 0x1E95) ||
-        alternating_range(cp, 0x1EA0, 0x1EFF)) {
+    if (in_paired_block(cp, 0x460, 0x481) || in_paired_block(cp, 0x48A, 0x4BF) ||
+        in_paired_block(cp, 0x4D0, 0x52F) || in_paired_block(cp, 0x1E00, 0x1E95) ||
+        in_paired_block(cp, 0x1EA0, 0x1EFF)) {
         return (cp % 2 == 0) ? cp + 1 : cp;
     }
     if (cp >= 0x531 && cp <= 0x556) return cp + 48;
@@ -234,9 +234,9 @@ char32_t to_upper(char32_t cp) {
     if (cp == 0x3CD || cp == 0x3CE) return cp - 63;
     if (cp >= 0x430 && cp <= 0x44F) return cp - 32;
     if (cp >= 0x450 && cp <= 0x45F) return cp - 80;
-    if (alternating_range(cp, 0x460, 0x481) || alternating_range(cp, 0x48A, 0x4BF) ||
-        alternating_range(cp, 0x4D0, 0x52F) || alternating_range(cp, 0x1E00, 0x1E95) ||
-        alternating_range(cp, 0x1EA0, 0x1EFF)) {
+    if (in_paired_block(cp, 0x460, 0x481) || in_paired_block(cp, 0x48A, 0x4BF) ||
+        in_paired_block(cp, 0x4D0, 0x52F) || in_paired_block(cp, 0x1E00, 0x1E95) ||
+        in_paired_block(cp, 0x1EA0, 0x1EFF)) {
         return (cp % 2 == 1) ? cp - 1 : cp;
     }
     if (cp >= 0x561 && cp <= 0x586) return cp - 48;
