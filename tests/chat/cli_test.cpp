@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "test_support.h"
@@ -95,19 +96,52 @@ TEST(RenderTemplateCommandTest, ReportsTemplateErrorsWithStatusOne) {
     EXPECT_NE(result.err.find("is not a JSON object"), std::string::npos);
 }
 
-TEST(RenderTemplateCommandTest, RendersAGoldenCase) {
+// Every golden case through the command line, as the acceptance check runs it.
+TEST(RenderTemplateCommandTest, RendersEveryGoldenCase) {
     REQUIRE_CRIA_BINARY();
     CRIA_REQUIRE_SHARED(shared);
     const std::filesystem::path dir = shared / "golden" / "templates";
-    const CommandResult result =
-        run_render(test::read_file(dir / "templates" / "meta-llama-Llama-3.2-3B-Instruct.jinja"),
-                   R"({"messages": [{"role": "user", "content": "Hello! What is 2+2?"}],
-                       "add_generation_prompt": true, "bos_token": "<|begin_of_text|>",
-                       "eos_token": "<|eot_id|>"})",
-                   "--now 2026-07-26T12:00:00");
-    EXPECT_EQ(result.exit_code, 0) << result.err;
-    EXPECT_EQ(result.out,
-              test::read_file(dir / "expected" / "meta-llama-Llama-3.2-3B-Instruct__single.txt"));
+    const auto conversations = nlohmann::ordered_json::parse(test::read_file(dir / "cases.json"));
+    int checked = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(dir / "templates")) {
+        const std::string name = entry.path().stem().string();
+        std::string bos = "<s>";
+        std::string eos = "</s>";
+        if (name.find("Llama-3") != std::string::npos) {
+            bos = "<|begin_of_text|>";
+            eos = "<|eot_id|>";
+        } else if (name.find("Qwen") != std::string::npos) {
+            bos = "";
+            eos = "<|im_end|>";
+        } else if (name.find("gemma") != std::string::npos) {
+            bos = "<bos>";
+            eos = "<eos>";
+        } else if (name.find("Phi") != std::string::npos) {
+            eos = "<|endoftext|>";
+        }
+        const std::string source = test::read_file(entry.path());
+        for (const auto& conversation : conversations) {
+            nlohmann::ordered_json context;
+            context["messages"] = conversation.at("messages");
+            if (conversation.contains("tools")) context["tools"] = conversation.at("tools");
+            context["add_generation_prompt"] = conversation.value("add_generation_prompt", true);
+            context["bos_token"] = bos;
+            context["eos_token"] = eos;
+            const std::string stem = name + "__" + conversation.at("name").get<std::string>();
+            const CommandResult result =
+                run_render(source, context.dump(), "--now 2026-07-26T12:00:00");
+            const std::filesystem::path error_file = dir / "expected" / (stem + ".error");
+            if (std::filesystem::exists(error_file)) {
+                EXPECT_EQ(result.exit_code, 1) << stem;
+                EXPECT_EQ(result.err, test::read_file(error_file)) << stem;
+            } else {
+                EXPECT_EQ(result.exit_code, 0) << stem << ": " << result.err;
+                EXPECT_EQ(result.out, test::read_file(dir / "expected" / (stem + ".txt"))) << stem;
+            }
+            ++checked;
+        }
+    }
+    EXPECT_GT(checked, 0);
 }
 
 }  // namespace
