@@ -231,7 +231,7 @@ struct Block32PairKernel {
 
 template <class Kernel>
 void gemm_entry_512(const GemmArgs& g, int64_t row_begin, int64_t row_end) {
-    gemm_rows<Kernel, 4, 2, 4>(g, row_begin, row_end);
+    gemm_rows<Kernel, 4, 2, 8>(g, row_begin, row_end);
 }
 
 }  // namespace
