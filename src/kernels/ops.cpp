@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <numbers>
 
 #include "kernels/ops_table.h"
@@ -192,7 +193,7 @@ void attention_blocked(const OpsTable& ops, const AttentionShape& shape, const f
     const size_t out_stride = static_cast<size_t>(shape.n_head) * shape.head_dim_v;
     const int64_t per_block = int64_t{shape.n_head_kv} * split;
     const int64_t n_items = n_blocks * per_block;
-    pool.run_on_all([&](int thread, int n_threads) {
+    auto work = [&](int thread, int n_threads) {
         float* buffer = scratch.get(thread, scratch_floats);
         for (int64_t item = thread; item < n_items; item += n_threads) {
             const int64_t b = item / per_block;
@@ -212,7 +213,9 @@ void attention_blocked(const OpsTable& ops, const AttentionShape& shape, const f
             block.kv_head = kv_head;
             ops.attend_block(shape, block, kv, buffer);
         }
-    });
+    };
+    // By reference: a std::function holding the lambda itself would allocate on every call.
+    pool.run_on_all(std::ref(work));
 }
 
 }  // namespace
@@ -248,7 +251,7 @@ void attention(const AttentionShape& shape, const float* q, int64_t n_tokens, in
     const int64_t n_items = n_tokens * shape.n_head_kv * split;
     // Items are dealt round-robin: later tokens see more keys, so contiguous ranges would leave
     // the first threads idle.
-    pool.run_on_all([&](int thread, int n_threads) {
+    auto work = [&](int thread, int n_threads) {
         float* buffer = scratch.get(thread, scratch_floats);
         for (int64_t item = thread; item < n_items; item += n_threads) {
             const int64_t t = item / (shape.n_head_kv * split);
@@ -263,7 +266,8 @@ void attention(const AttentionShape& shape, const float* q, int64_t n_tokens, in
                            static_cast<size_t>(first_head) * shape.head_dim_v,
                        buffer);
         }
-    });
+    };
+    pool.run_on_all(std::ref(work));
 }
 
 }  // namespace cria::kernels

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
 
 namespace cria::model {
 namespace {
@@ -74,9 +75,11 @@ void Decoder::for_rows(int64_t n_rows, Fn&& fn) {
         for (int64_t r = 0; r < n_rows; ++r) fn(r);
         return;
     }
-    pool_.parallel_for(static_cast<size_t>(n_rows), 1, [&](size_t begin, size_t end, int) {
+    auto range = [&](size_t begin, size_t end, int) {
         for (size_t r = begin; r < end; ++r) fn(static_cast<int64_t>(r));
-    });
+    };
+    // By reference: a std::function holding the lambda itself would allocate on every call.
+    pool_.parallel_for(static_cast<size_t>(n_rows), 1, std::ref(range));
 }
 
 void Decoder::matmul(const kernels::Matrix& w, const float* x, int64_t n, float* y) {
