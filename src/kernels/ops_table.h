@@ -61,14 +61,14 @@ inline int64_t attention_first_key(const AttentionShape& shape, int64_t position
 }
 
 // Floats of scratch one attend() call needs for a query that sees up to n_keys keys: the scores
-// of each head of the group, one converted key/value head, and the group's accumulators, each
+// of each head of the group, 16 converted key/value heads, and the group's accumulators, each
 // section rounded up to 16 floats (64 bytes).
 inline size_t attention_scratch_floats(const AttentionShape& shape, int64_t n_keys) {
     auto round16 = [](size_t n) { return (n + 15) & ~size_t{15}; };
     const size_t group = static_cast<size_t>(shape.n_head / shape.n_head_kv);
     const size_t head = static_cast<size_t>(shape.head_dim_k > shape.head_dim_v ? shape.head_dim_k
                                                                                 : shape.head_dim_v);
-    return group * round16(static_cast<size_t>(n_keys)) + round16(head) +
+    return group * round16(static_cast<size_t>(n_keys)) + 16 * round16(head) +
            group * round16(static_cast<size_t>(shape.head_dim_v));
 }
 

@@ -272,6 +272,8 @@ TEST(OpsIsa, AttentionMatchesReference) {
         {8, 1, 96, 96, 9, 0.0f, gguf::TensorType::kF16},
         {32, 8, 64, 64, 0, 0.0f, gguf::TensorType::kF16},
         {2, 2, 32, 64, 0, 30.0f, gguf::TensorType::kF32},
+        {4, 2, 16, 16, 0, 0.0f, gguf::TensorType::kF16},
+        {12, 2, 32, 32, 4, 0.0f, gguf::TensorType::kF16},
     };
     ThreadPool pool(2);
     for (Isa isa : vector_isas()) {

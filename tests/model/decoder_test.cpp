@@ -239,7 +239,9 @@ TEST_P(DecoderArch, BatchChunkedAndIncrementalAgree) {
     const std::vector<int32_t> tokens = test_tokens(10, built->model->hparams().n_vocab);
     // A batch limit of 3 splits the sequence into several internal passes.
     auto engine = make_engine(std::move(built->model), 3);
-    auto sequence = engine->create_sequence();
+    // An F32 cache: with F16, a last-bit difference in a key can flip its rounding and hide
+    // the comparison of the computation paths behind quantization noise.
+    auto sequence = engine->create_sequence({0, gguf::TensorType::kF32});
     ASSERT_TRUE(sequence.has_value());
     std::vector<float> batch, last, step;
     ASSERT_TRUE(engine->decode(**sequence, tokens, engine::LogitsMode::kAll, batch).is_ok());
@@ -254,9 +256,11 @@ TEST_P(DecoderArch, BatchChunkedAndIncrementalAgree) {
                         ->decode(**sequence, std::span<const int32_t>(&tokens[t], 1),
                                  engine::LogitsMode::kLast, step)
                         .is_ok());
-        for (size_t i = 0; i < n_vocab; ++i) {
-            EXPECT_NEAR(step[i], batch[t * n_vocab + i], 1e-4f * (1.0f + std::fabs(step[i])));
-        }
+        // Only the order of float additions differs between the paths.
+        const Vec reference(batch.begin() + static_cast<std::ptrdiff_t>(t * n_vocab),
+                            batch.begin() + static_cast<std::ptrdiff_t>((t + 1) * n_vocab));
+        const double error = nmse(step.data(), reference);
+        EXPECT_LT(error, 1e-8) << "position " << t;
     }
 }
 

@@ -283,7 +283,7 @@ void attend_avx2(const AttentionShape& shape, const float* q, int64_t position, 
     float* scores = scratch;  // [group][scores_stride]
     float* row = scratch + static_cast<size_t>(group) * scores_stride;
     const size_t head = static_cast<size_t>(hd_k > hd_v ? hd_k : hd_v);
-    float* acc = row + ((head + 15) & ~size_t{15});  // [group][acc_stride]
+    float* acc = row + 16 * ((head + 15) & ~size_t{15});  // [group][acc_stride]
     const size_t acc_stride = (static_cast<size_t>(hd_v) + 15) & ~size_t{15};
 
     for (int64_t j = 0; j < n_keys; ++j) {

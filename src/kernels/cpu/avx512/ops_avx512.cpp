@@ -255,8 +255,149 @@ inline float dot_f32(const float* a, const float* b, int64_t n) {
     return _mm512_reduce_add_ps(acc);
 }
 
+// Sum of each of 16 vectors: element 4k + m of the result is the sum of v[4m + k] (a 4x4
+// transpose of the natural order, which callers undo by the order they fill v in).
+inline __m512 reduce16(const __m512* v) {
+    __m512 a[8], b[4], c[2];
+    for (int m = 0; m < 8; ++m) {
+        a[m] = _mm512_add_ps(_mm512_shuffle_f32x4(v[2 * m], v[2 * m + 1], 0x44),
+                             _mm512_shuffle_f32x4(v[2 * m], v[2 * m + 1], 0xEE));
+    }
+    for (int n = 0; n < 4; ++n) {
+        b[n] = _mm512_add_ps(_mm512_shuffle_f32x4(a[2 * n], a[2 * n + 1], 0x88),
+                             _mm512_shuffle_f32x4(a[2 * n], a[2 * n + 1], 0xDD));
+    }
+    for (int p = 0; p < 2; ++p) {
+        c[p] = _mm512_add_ps(_mm512_shuffle_ps(b[2 * p], b[2 * p + 1], _MM_SHUFFLE(2, 0, 2, 0)),
+                             _mm512_shuffle_ps(b[2 * p], b[2 * p + 1], _MM_SHUFFLE(3, 1, 3, 1)));
+    }
+    return _mm512_add_ps(_mm512_shuffle_ps(c[0], c[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                         _mm512_shuffle_ps(c[0], c[1], _MM_SHUFFLE(3, 1, 3, 1)));
+}
+
+// The key each slot of reduce16 gets, so that its result comes out in key order.
+constexpr int kSlotKey[16] = {0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15};
+
+// out[h] = sum_j p[h][j] * v[j] for the kHeads heads [h0, h0 + n_heads) of the group, with the
+// accumulators (kHeads x kDv vectors, at most 16) in registers.
+template <int kDv, int kHeads>
+void decode_values(const AttentionShape& shape, const float* scores, size_t scores_stride,
+                   int64_t first, int64_t n_keys, const KvSpan& kv, int kv_head, int h0,
+                   int n_heads, float* out, float* row) {
+    const int64_t hd_v = shape.head_dim_v;
+    __m512 acc[kHeads][kDv];
+    for (int h = 0; h < kHeads; ++h) {
+        for (int v = 0; v < kDv; ++v) acc[h][v] = _mm512_setzero_ps();
+    }
+    for (int64_t j = 0; j < n_keys; ++j) {
+        const float* v =
+            head_as_f32(kv.type, kv.v + static_cast<size_t>(first + j) * kv.v_row_bytes,
+                        kv_head * hd_v, hd_v, row);
+        __m512 vv[kDv];
+        for (int d = 0; d < kDv; ++d) vv[d] = _mm512_loadu_ps(v + d * kLanes);
+        for (int h = 0; h < kHeads; ++h) {
+            if (h >= n_heads) break;
+            const __m512 p =
+                _mm512_set1_ps(scores[static_cast<size_t>(h0 + h) * scores_stride + j]);
+            for (int d = 0; d < kDv; ++d) acc[h][d] = _mm512_fmadd_ps(p, vv[d], acc[h][d]);
+        }
+    }
+    for (int h = 0; h < kHeads && h < n_heads; ++h) {
+        float* o = out + static_cast<size_t>(h0 + h) * hd_v;
+        for (int d = 0; d < kDv; ++d) _mm512_storeu_ps(o + d * kLanes, acc[h][d]);
+    }
+}
+
+template <int kDv>
+void decode_values_all(const AttentionShape& shape, const float* scores, size_t scores_stride,
+                       int64_t first, int64_t n_keys, const KvSpan& kv, int kv_head, int group,
+                       float* out, float* row) {
+    constexpr int kHeads = 16 / kDv;
+    for (int h0 = 0; h0 < group; h0 += kHeads) {
+        decode_values<kDv, kHeads>(shape, scores, scores_stride, first, n_keys, kv, kv_head, h0,
+                                   std::min(kHeads, group - h0), out, row);
+    }
+}
+
+// One query per head of the group (decoding): scores of 16 keys at a time reduced by a shuffle
+// tree instead of one horizontal sum per key, probabilities applied with register accumulators.
+// Needs head sizes that are multiples of 16 and a value head size of 16, 32, 64, 128 or 256.
+void attend_decode_avx512(const AttentionShape& shape, const float* q, int64_t position,
+                          const KvSpan& kv, int kv_head, float* out, float* scratch) {
+    const int group = shape.n_head / shape.n_head_kv;
+    const int64_t first = attention_first_key(shape, position);
+    const int64_t n_keys = position - first + 1;
+    const size_t scores_stride = (static_cast<size_t>(n_keys) + 15) & ~size_t{15};
+    const int64_t hd_k = shape.head_dim_k;
+    const int64_t hd_v = shape.head_dim_v;
+    float* scores = scratch;  // [group][scores_stride]
+    const size_t head = static_cast<size_t>(hd_k > hd_v ? hd_k : hd_v);
+    const size_t head_round = (head + 15) & ~size_t{15};
+    float* keys = scratch + static_cast<size_t>(group) * scores_stride;  // [16][head_round]
+    const __m512 scale = _mm512_set1_ps(shape.scale);
+
+    for (int64_t j0 = 0; j0 < n_keys; j0 += kLanes) {
+        const int64_t count = std::min<int64_t>(kLanes, n_keys - j0);
+        const float* key[kLanes];
+        for (int64_t kk = 0; kk < kLanes; ++kk) {
+            // Slots past the end repeat the first key; their scores are not stored.
+            key[kk] = kk < count ? head_as_f32(
+                                       kv.type,
+                                       kv.k + static_cast<size_t>(first + j0 + kk) * kv.k_row_bytes,
+                                       kv_head * hd_k, hd_k, keys + kk * head_round)
+                                 : key[0];
+        }
+        for (int g = 0; g < group; ++g) {
+            const float* qg = q + g * hd_k;
+            __m512 acc[kLanes];
+            for (int i = 0; i < kLanes; ++i) acc[i] = _mm512_setzero_ps();
+            for (int64_t d = 0; d < hd_k; d += kLanes) {
+                const __m512 qv = _mm512_loadu_ps(qg + d);
+                for (int i = 0; i < kLanes; ++i) {
+                    acc[i] = _mm512_fmadd_ps(qv, _mm512_loadu_ps(key[kSlotKey[i]] + d), acc[i]);
+                }
+            }
+            _mm512_mask_storeu_ps(scores + static_cast<size_t>(g) * scores_stride + j0,
+                                  tail_mask(count), _mm512_mul_ps(reduce16(acc), scale));
+        }
+    }
+    for (int g = 0; g < group; ++g) {
+        float* sg = scores + static_cast<size_t>(g) * scores_stride;
+        if (shape.softcap > 0.0f) softcap_avx512(sg, n_keys, shape.softcap);
+        softmax_avx512(sg, n_keys);
+    }
+    switch (hd_v / kLanes) {
+        case 1:
+            decode_values_all<1>(shape, scores, scores_stride, first, n_keys, kv, kv_head, group,
+                                 out, keys);
+            break;
+        case 2:
+            decode_values_all<2>(shape, scores, scores_stride, first, n_keys, kv, kv_head, group,
+                                 out, keys);
+            break;
+        case 4:
+            decode_values_all<4>(shape, scores, scores_stride, first, n_keys, kv, kv_head, group,
+                                 out, keys);
+            break;
+        case 8:
+            decode_values_all<8>(shape, scores, scores_stride, first, n_keys, kv, kv_head, group,
+                                 out, keys);
+            break;
+        default:
+            decode_values_all<16>(shape, scores, scores_stride, first, n_keys, kv, kv_head, group,
+                                  out, keys);
+            break;
+    }
+}
+
 void attend_avx512(const AttentionShape& shape, const float* q, int64_t position, const KvSpan& kv,
                    int kv_head, float* out, float* scratch) {
+    const int64_t dv = shape.head_dim_v / kLanes;
+    if (shape.head_dim_k % kLanes == 0 && shape.head_dim_v % kLanes == 0 &&
+        (dv == 1 || dv == 2 || dv == 4 || dv == 8 || dv == 16)) {
+        attend_decode_avx512(shape, q, position, kv, kv_head, out, scratch);
+        return;
+    }
     const int group = shape.n_head / shape.n_head_kv;
     const int64_t first = attention_first_key(shape, position);
     const int64_t n_keys = position - first + 1;
@@ -266,7 +407,7 @@ void attend_avx512(const AttentionShape& shape, const float* q, int64_t position
     float* scores = scratch;  // [group][scores_stride]
     float* row = scratch + static_cast<size_t>(group) * scores_stride;
     const size_t head = static_cast<size_t>(hd_k > hd_v ? hd_k : hd_v);
-    float* acc = row + ((head + 15) & ~size_t{15});  // [group][round16(hd_v)]
+    float* acc = row + 16 * ((head + 15) & ~size_t{15});  // [group][round16(hd_v)]
     const size_t acc_stride = (static_cast<size_t>(hd_v) + 15) & ~size_t{15};
 
     for (int64_t j = 0; j < n_keys; ++j) {
