@@ -123,9 +123,8 @@ Status run_bench(const BenchArgs& args) {
             for (int64_t i = 0; i < args.n_gen; ++i) {
                 CRIA_RETURN_IF_ERROR(engine->decode(*sequence, std::span<const int32_t>(&token, 1),
                                                     engine::LogitsMode::kLast, logits));
-                // Greedy: the next token depends on the logits, as in real generation.
-                token = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) -
-                                             logits.begin());
+                // Random next tokens: sampling is not part of what is measured.
+                token = pick(rng);
             }
             tg_rates.push_back(static_cast<double>(args.n_gen) / seconds_since(start));
         }
