@@ -15,7 +15,7 @@ namespace cria::kernels {
 namespace {
 
 // 16 vector registers: tiles small enough that accumulators, codes and scales stay in them.
-constexpr int kMatvecRows = 2;
+constexpr int kMatvecRows = 1;
 constexpr int kTileRows = 1;
 constexpr int kRows8Tokens = 4;
 constexpr int kTileTokens = 6;

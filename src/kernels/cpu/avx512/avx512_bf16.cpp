@@ -40,8 +40,6 @@ void tile(const GemmArgs& g, int64_t row0, int64_t tok0) {
         __m512bh wv[R];
 #pragma GCC unroll 8
         for (int r = 0; r < R; ++r) {
-            // Weights stream from memory: ask for them ahead of the hardware prefetchers.
-            _mm_prefetch(reinterpret_cast<const char*>(w[r] + 2 * i + 4096), _MM_HINT_T0);
             wv[r] = load_bf16x32(w[r] + 2 * i, mask);
         }
 #pragma GCC unroll 8
@@ -60,7 +58,7 @@ void tile(const GemmArgs& g, int64_t row0, int64_t tok0) {
     }
 }
 
-constexpr int kMatvecRows = 4;
+constexpr int kMatvecRows = 1;
 constexpr int kTileRows = 4;
 constexpr int kTileTokens = 4;
 

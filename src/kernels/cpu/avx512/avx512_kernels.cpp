@@ -26,7 +26,7 @@
 namespace cria::kernels {
 namespace {
 
-constexpr int kMatvecRows = 4;
+constexpr int kMatvecRows = 1;
 constexpr int kTileRows = 2;
 constexpr int kRows8Tokens = 8;
 constexpr int kTileTokens = 8;
@@ -180,13 +180,14 @@ struct Block32PairKernel {
             for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
         }
         int64_t b = 0;
+        const NextTilePrefetch prefetch(g, row0, R, n_blocks / 2);
         for (; b + 2 <= n_blocks; b += 2) {
+            prefetch.step(b / 2);
             __m512i codes[R];
             __m512 scale[R], offset[R];
 #pragma GCC unroll 8
             for (int r = 0; r < R; ++r) {
                 const uint8_t* block = w[r] + b * P::kBytes;
-                if ((b & 3) == 0) prefetch_ahead(block, 4 * P::kBytes);
                 codes[r] = P::codes(block);
                 const __m128 d = load_fp16_pair(block, block + P::kBytes);
                 scale[r] = _mm512_permutexvar_ps(pattern, _mm512_zextps128_ps512(d));
@@ -231,7 +232,7 @@ struct Block32PairKernel {
 
 template <class Kernel>
 void gemm_entry_512(const GemmArgs& g, int64_t row_begin, int64_t row_end) {
-    gemm_rows<Kernel, 4, 2, 8>(g, row_begin, row_end);
+    gemm_rows<Kernel, kMatvecRows, 2, 8>(g, row_begin, row_end);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // GEMM kernels on 256-bit registers shared by the AVX2 and AVX-512 kernel files (see
 // simd_x86.inl for how it is included). Requires: CRIA_X86_VNNI, and the tile sizes
-//   kMatvecRows             rows per tile when there is one token (decode, memory-bound)
+//   kMatvecRows             rows per tile when there is one token (decode, memory-bound); 1
+//                           measures best: one row at a time is one sequential memory stream
 //   kTileRows, kTileTokens  rows x tokens per tile otherwise (prompt, compute-bound)
 //   kRows8Tokens            tokens per tile of the eight-row kernels (Q4_0, Q4_1, Q8_0, IQ4_NL)
 //
@@ -13,14 +14,46 @@
 
 constexpr size_t kTokenBlockBytes = 384 * 1024;
 
-// Streaming weights from memory: the hardware prefetchers follow the row streams, but too
-// late when several rows are read at once; ask for the lines kPrefetchBytes ahead explicitly.
-constexpr int kPrefetchBytes = 8192;
-inline void prefetch_ahead(const uint8_t* p, int bytes) {
-    for (int offset = 0; offset < bytes; offset += 64) {
-        _mm_prefetch(reinterpret_cast<const char*>(p + kPrefetchBytes + offset), _MM_HINT_T0);
+// Streaming weights from memory. A tile reads its R rows side by side, i.e. R interleaved
+// streams, which DRAM serves much worse than one sequential stream (measured: about half the
+// bandwidth with 4 rows). So while a tile computes, it prefetches the next tile's rows, which
+// are contiguous, as one sequential stream spread evenly over its iterations; its own rows were
+// prefetched the same way by the tile before.
+constexpr int kPrefetchTiles = 1;
+constexpr int64_t kPrefetchL1MaxBytes = 8 * 1024;
+class NextTilePrefetch {
+  public:
+    NextTilePrefetch(const GemmArgs& g, int64_t row0, int rows, int64_t n_iterations) {
+        const int64_t next_row = row0 + rows * kPrefetchTiles;
+        const int64_t next_rows = std::min<int64_t>(rows, g.y_stride - next_row);
+        if (next_rows <= 0 || n_iterations <= 0) return;
+        next_ = g.w + static_cast<size_t>(next_row) * g.w_row_bytes;
+        n_lines_ = static_cast<int64_t>((static_cast<size_t>(next_rows) * g.w_row_bytes + 63) / 64);
+        lines_per_iteration_ = (n_lines_ + n_iterations - 1) / n_iterations;
+        to_l1_ = n_lines_ * 64 <= kPrefetchL1MaxBytes;
     }
-}
+    void step(int64_t iteration) const {
+        const int64_t first = iteration * lines_per_iteration_;
+        const int64_t last = std::min(n_lines_, first + lines_per_iteration_);
+        // Small tiles go to L1; larger ones to L2, where the current and the next tile fit
+        // without evicting each other (measured on both kinds).
+        if (to_l1_) {
+            for (int64_t line = first; line < last; ++line) {
+                _mm_prefetch(reinterpret_cast<const char*>(next_ + 64 * line), _MM_HINT_T0);
+            }
+        } else {
+            for (int64_t line = first; line < last; ++line) {
+                _mm_prefetch(reinterpret_cast<const char*>(next_ + 64 * line), _MM_HINT_T1);
+            }
+        }
+    }
+
+  private:
+    const uint8_t* next_ = nullptr;
+    int64_t n_lines_ = 0;
+    int64_t lines_per_iteration_ = 0;
+    bool to_l1_ = true;
+};
 
 // ---- Types in blocks of 32 with one float scale per block ----------------------------------
 //
@@ -109,14 +142,15 @@ struct Block32Kernel {
                 offset_acc[r][t] = 0.0f;
             }
         }
+        const NextTilePrefetch prefetch(g, row0, R, n_blocks);
         for (int64_t b = 0; b < n_blocks; ++b) {
+            prefetch.step(b);
             __m256i codes[R];
             __m256 scale[R];
             float offset[R];
 #pragma GCC unroll 8
             for (int r = 0; r < R; ++r) {
                 const uint8_t* block = w[r] + b * K::kBytes;
-                if ((b & 3) == 0) prefetch_ahead(block, 4 * K::kBytes);
                 codes[r] = K::codes(block);
                 scale[r] = _mm256_set1_ps(K::scale(block));
                 if constexpr (K::kOffset) offset[r] = K::offset(block);
@@ -269,10 +303,9 @@ struct Rows8Kernel {
         __m256 acc[T];
 #pragma GCC unroll 8
         for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
+        const NextTilePrefetch prefetch(g, row0, 8, n_blocks);
         for (int64_t b = 0; b < n_blocks; ++b) {
-            if ((b & 3) == 0) {
-                for (int r = 0; r < 8; ++r) prefetch_ahead(blk[r], 4 * K::kBytes);
-            }
+            prefetch.step(b);
             __m256i codes[8];
             K::codes(blk, codes);
             __m256i magnitudes[8];
@@ -544,13 +577,14 @@ struct SuperBlockKernel {
 #pragma GCC unroll 8
             for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
         }
+        const NextTilePrefetch prefetch(g, row0, R, n_blocks);
         for (int64_t b = 0; b < n_blocks; ++b) {
+            prefetch.step(b);
             SuperBlockInfo info[R];
             __m256i scales_low[R], scales_high[R];
 #pragma GCC unroll 8
             for (int r = 0; r < R; ++r) {
                 K::info(w[r] + b * K::kBytes, &info[r]);
-                prefetch_ahead(w[r] + b * K::kBytes, K::kBytes);
                 scales_low[r] = _mm256_permute2x128_si256(info[r].scales, info[r].scales, 0x00);
                 scales_high[r] = _mm256_permute2x128_si256(info[r].scales, info[r].scales, 0x11);
             }
@@ -662,13 +696,12 @@ struct FloatKernel {
         // n_in is a multiple of 32 for every model tensor the engine multiplies; the tail loop
         // below keeps other lengths correct.
         int64_t i = 0;
+        const NextTilePrefetch prefetch(g, row0, R, g.n_in / 8);
         for (; i + 8 <= g.n_in; i += 8) {
+            prefetch.step(i / 8);
             __m256 wv[R];
 #pragma GCC unroll 8
-            for (int r = 0; r < R; ++r) {
-                if (i % 32 == 0) prefetch_ahead(w[r] + i * K::kElemBytes, 32 * K::kElemBytes);
-                wv[r] = K::load8(w[r] + i * K::kElemBytes);
-            }
+            for (int r = 0; r < R; ++r) wv[r] = K::load8(w[r] + i * K::kElemBytes);
 #pragma GCC unroll 8
             for (int t = 0; t < T; ++t) {
                 const __m256 xv = load_act(x[t], i);
@@ -745,8 +778,9 @@ void gemm_rows8(const GemmArgs& g, int64_t row_begin, int64_t row_end) {
     const bool groupable = g.w_row_bytes <= (size_t{1} << 27);
     const int64_t grouped_end = groupable ? row_begin + (row_end - row_begin) / 8 * 8 : row_begin;
     if (g.n_tokens == 1) {
-        for (int64_t r = row_begin; r < grouped_end; r += 8) Group::template tile<1>(g, r, 0);
-        for (int64_t r = grouped_end; r < row_end; ++r) Single::template tile<1, 1>(g, r, 0);
+        // One token: rows one at a time, so that memory sees a single sequential stream (the
+        // eight-row tiles read 8 streams at once, which DRAM served at half the bandwidth).
+        for (int64_t r = row_begin; r < row_end; ++r) Single::template tile<1, 1>(g, r, 0);
         return;
     }
     const int64_t block_tokens = std::max<int64_t>(
