@@ -4,9 +4,11 @@
 //
 // One converted row (one token) is laid out as a structure of arrays so that each kernel can load
 // what it needs with aligned vector loads:
-//   kQ8Block32:  int8 q[n] | float d[n/32] | float dsum[n/32] | int32 qsum[n/32]
+//   kQ8Block32:  int8 q[n] | float d[n/32] | float dsum[n/32] | int32 qsum[n/32] | int8 lanes[]
 //                x[i] ~= d[i/32] * q[i]; qsum[b] = sum of block b's q, dsum[b] = d[b] * qsum[b]
-//                (the terms that offsets and biases of the weight codes multiply)
+//                (the terms that offsets and biases of the weight codes multiply); lanes: q
+//                again, transposed per 8 blocks for kernels that put 8 blocks of one weight row
+//                in the 8 lanes of a vector (see fill_block_lanes)
 //   kQ8Block256: int8 q[n] | float d[n/256] | int16 bsum[n/16]    x[i] ~= d[i/256] * q[i];
 //                bsum[g] = sum of the 16 q of group g (the min term of the K-quants)
 //   kF32:        float x[n]  (the activations as they are)
@@ -35,6 +37,7 @@ struct ActLayout {
     size_t scale_offset = 0;  // float d[]
     size_t sum_offset = 0;    // float dsum[] (kQ8Block32) or int16 bsum[] (kQ8Block256)
     size_t qsum_offset = 0;   // int32 qsum[] (kQ8Block32)
+    size_t lanes_offset = 0;  // int8 lanes[] (kQ8Block32)
     size_t row_bytes = 0;     // distance between token rows, a multiple of 64
 };
 
@@ -52,7 +55,8 @@ inline ActLayout act_layout(ActFormat format, int64_t n) {
             layout.scale_offset = align64(count);
             layout.sum_offset = layout.scale_offset + align64(count / 32 * sizeof(float));
             layout.qsum_offset = layout.sum_offset + align64(count / 32 * sizeof(float));
-            layout.row_bytes = layout.qsum_offset + align64(count / 32 * sizeof(int32_t));
+            layout.lanes_offset = layout.qsum_offset + align64(count / 32 * sizeof(int32_t));
+            layout.row_bytes = layout.lanes_offset + (count + 255) / 256 * 256;
             break;
         case ActFormat::kQ8Block256:
             layout.scale_offset = align64(count);
@@ -69,6 +73,7 @@ struct ActQ8Block32 {
     const float* d;
     const float* dsum;
     const int32_t* qsum;
+    const int8_t* lanes;
 };
 struct ActQ8Block256 {
     const int8_t* q;
@@ -81,7 +86,26 @@ inline ActQ8Block32 view_q8_block32(const uint8_t* row, int64_t n) {
     return {reinterpret_cast<const int8_t*>(row),
             reinterpret_cast<const float*>(row + layout.scale_offset),
             reinterpret_cast<const float*>(row + layout.sum_offset),
-            reinterpret_cast<const int32_t*>(row + layout.qsum_offset)};
+            reinterpret_cast<const int32_t*>(row + layout.qsum_offset),
+            reinterpret_cast<const int8_t*>(row + layout.lanes_offset)};
+}
+
+// The lanes section of a kQ8Block32 row: for each group g of 8 blocks (256 elements), 8
+// columns of 32 bytes; column c holds elements 4c..4c+3 of blocks 8g..8g+7, one block per
+// 4-byte lane. Lanes past the last block are zero.
+inline void fill_block_lanes(const int8_t* q, int8_t* lanes, int64_t n) {
+    const int64_t n_blocks = n / 32;
+    for (int64_t g = 0; g < (n_blocks + 7) / 8; ++g) {
+        int8_t* out = lanes + 256 * g;
+        for (int c = 0; c < 8; ++c) {
+            for (int j = 0; j < 8; ++j) {
+                const int64_t block = 8 * g + j;
+                for (int k = 0; k < 4; ++k) {
+                    out[32 * c + 4 * j + k] = block < n_blocks ? q[32 * block + 4 * c + k] : 0;
+                }
+            }
+        }
+    }
 }
 inline ActQ8Block256 view_q8_block256(const uint8_t* row, int64_t n) {
     const ActLayout layout = act_layout(ActFormat::kQ8Block256, n);

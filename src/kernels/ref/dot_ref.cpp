@@ -71,6 +71,7 @@ void convert_act_ref(ActFormat format, const float* x, uint8_t* dst, int64_t n) 
                 qsum[b] = sum;
                 dsum[b] = d[b] * static_cast<float>(sum);
             }
+            fill_block_lanes(q, reinterpret_cast<int8_t*>(dst + layout.lanes_offset), n);
             break;
         }
         case ActFormat::kQ8Block256: {

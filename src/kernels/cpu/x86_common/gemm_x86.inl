@@ -16,21 +16,26 @@ constexpr size_t kTokenBlockBytes = 384 * 1024;
 
 // Streaming weights from memory. A tile reads its R rows side by side, i.e. R interleaved
 // streams, which DRAM serves much worse than one sequential stream (measured: about half the
-// bandwidth with 4 rows). So while a tile computes, it prefetches the next tile's rows, which
-// are contiguous, as one sequential stream spread evenly over its iterations; its own rows were
-// prefetched the same way by the tile before.
-constexpr int kPrefetchTiles = 1;
+// bandwidth with 4 rows; hence kMatvecRows = 1). While a tile computes, it also prefetches as
+// many bytes as it holds, kPrefetchDistance bytes (at least one tile) ahead, spread evenly over
+// its iterations: one sequential stream that runs ahead of the reads.
+constexpr size_t kPrefetchDistance = 8192;
 constexpr int64_t kPrefetchL1MaxBytes = 8 * 1024;
 class NextTilePrefetch {
   public:
     NextTilePrefetch(const GemmArgs& g, int64_t row0, int rows, int64_t n_iterations) {
-        const int64_t next_row = row0 + rows * kPrefetchTiles;
-        const int64_t next_rows = std::min<int64_t>(rows, g.y_stride - next_row);
-        if (next_rows <= 0 || n_iterations <= 0) return;
-        next_ = g.w + static_cast<size_t>(next_row) * g.w_row_bytes;
-        n_lines_ = static_cast<int64_t>((static_cast<size_t>(next_rows) * g.w_row_bytes + 63) / 64);
+        if (n_iterations <= 0) return;
+        // The tile's rows are contiguous: prefetch as many bytes as the tile holds, starting
+        // kPrefetchDistance bytes (at least one tile) past its start, up to the matrix end.
+        const size_t tile_bytes = static_cast<size_t>(rows) * g.w_row_bytes;
+        const size_t start = static_cast<size_t>(row0) * g.w_row_bytes +
+                             std::max<size_t>(tile_bytes, kPrefetchDistance);
+        const size_t end = static_cast<size_t>(g.y_stride) * g.w_row_bytes;
+        if (start >= end) return;
+        next_ = g.w + start;
+        n_lines_ = static_cast<int64_t>((std::min(tile_bytes, end - start) + 63) / 64);
         lines_per_iteration_ = (n_lines_ + n_iterations - 1) / n_iterations;
-        to_l1_ = n_lines_ * 64 <= kPrefetchL1MaxBytes;
+        to_l1_ = static_cast<int64_t>(tile_bytes) <= kPrefetchL1MaxBytes;
     }
     void step(int64_t iteration) const {
         const int64_t first = iteration * lines_per_iteration_;
@@ -348,6 +353,87 @@ struct Rows8Kernel {
         }
 #pragma GCC unroll 8
         for (int t = 0; t < T; ++t) _mm256_storeu_ps(g.y + (tok0 + t) * g.y_stride + row0, acc[t]);
+    }
+};
+
+// ---- Blocks of 32, one row, eight blocks at a time (decode) ---------------------------------
+//
+// With one token the weights must stream one row at a time (see kMatvecRows), so the eight lanes
+// hold 8 consecutive blocks of the row instead of 8 rows: the same transposed codes (the block
+// traits above take any 8 block addresses), against the activations' `lanes` section, which
+// holds the codes of 8 blocks transposed the same way. The block scales of the 8 blocks are one
+// vector, and the activation scales and sums of consecutive blocks are contiguous.
+
+// One block with the single-block traits: the tail of a row after its groups of 8.
+template <class K>
+float block32_dot(const uint8_t* row, const ActQ8Block32& act, int64_t b) {
+    const uint8_t* block = row + b * K::kBytes;
+    const __m256i codes = K::codes(block);
+    const __m256i a = load256(act.q + 32 * b);
+    __m256i dot;
+    if constexpr (K::kSigned) {
+        dot = dot_u8s8_i32(_mm256_setzero_si256(), _mm256_abs_epi8(codes),
+                           _mm256_sign_epi8(a, codes));
+    } else {
+        dot = dot_u8s8_i32(_mm256_setzero_si256(), codes, a);
+    }
+    float sum = K::scale(block) * act.d[b] * hsum(_mm256_cvtepi32_ps(dot));
+    if constexpr (K::kOffset) sum += K::offset(block) * act.dsum[b];
+    return sum;
+}
+
+template <class K, class Single>
+struct Lanes8Kernel {
+    static void rows(const GemmArgs& g, int64_t row_begin, int64_t row_end) {
+        const ActQ8Block32 act = view_q8_block32(g.act, g.n_in);
+        const int64_t n_blocks = g.n_in / 32;
+        const int64_t n_groups = n_blocks / 8;
+        for (int64_t r = row_begin; r < row_end; ++r) {
+            const uint8_t* row = g.w + static_cast<size_t>(r) * g.w_row_bytes;
+            const NextTilePrefetch prefetch(g, r, 1, n_groups);
+            __m256 acc = _mm256_setzero_ps();
+            for (int64_t group = 0; group < n_groups; ++group) {
+                prefetch.step(group);
+                const uint8_t* blk[8];
+                for (int j = 0; j < 8; ++j) blk[j] = row + (8 * group + j) * K::kBytes;
+                __m256i codes[8];
+                K::codes(blk, codes);
+                const __m256 d = gather_fp16_rows8(blk, 0);
+                const int8_t* lanes = act.lanes + 256 * group;
+                // Four independent partial sums keep the dot instructions from waiting on each
+                // other's latency.
+                __m256i partial[4];
+                partial[0] = _mm256_setzero_si256();
+                if constexpr (K::kBias != 0) {
+                    partial[0] = _mm256_mullo_epi32(load256(act.qsum + 8 * group),
+                                                    _mm256_set1_epi32(-K::kBias));
+                }
+                partial[1] = partial[2] = partial[3] = _mm256_setzero_si256();
+#pragma GCC unroll 8
+                for (int i = 0; i < 8; ++i) {
+                    const __m256i av = load256(lanes + 8 * K::kOffsets[i]);
+                    __m256i& dot = partial[i % 4];
+                    if constexpr (K::kSigned) {
+                        dot = dot_u8s8_i32(dot, _mm256_abs_epi8(codes[i]),
+                                           _mm256_sign_epi8(av, codes[i]));
+                    } else {
+                        dot = dot_u8s8_i32(dot, codes[i], av);
+                    }
+                }
+                const __m256i dot = _mm256_add_epi32(_mm256_add_epi32(partial[0], partial[1]),
+                                                     _mm256_add_epi32(partial[2], partial[3]));
+                acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot),
+                                      _mm256_mul_ps(d, _mm256_loadu_ps(act.d + 8 * group)), acc);
+                if constexpr (K::kMin) {
+                    acc = _mm256_fmadd_ps(gather_fp16_rows8(blk, 2),
+                                          _mm256_loadu_ps(act.dsum + 8 * group), acc);
+                }
+            }
+            float sum = hsum(acc);
+            for (int64_t b = 8 * n_groups; b < n_blocks; ++b)
+                sum += block32_dot<Single>(row, act, b);
+            g.y[r] = sum;
+        }
     }
 };
 
@@ -772,7 +858,7 @@ void gemm_rows(const GemmArgs& g, int64_t row_begin, int64_t row_end) {
 }
 
 // Rows in groups of 8 through Group (tiles of 8 rows x T tokens), the rest through Single.
-template <class Group, class Single, int T>
+template <class Group, class Single, class Lanes, int T>
 void gemm_rows8(const GemmArgs& g, int64_t row_begin, int64_t row_end) {
     // Group kernels address 8 rows with 32-bit offsets; absurdly long rows go one at a time.
     const bool groupable = g.w_row_bytes <= (size_t{1} << 27);
@@ -780,7 +866,7 @@ void gemm_rows8(const GemmArgs& g, int64_t row_begin, int64_t row_end) {
     if (g.n_tokens == 1) {
         // One token: rows one at a time, so that memory sees a single sequential stream (the
         // eight-row tiles read 8 streams at once, which DRAM served at half the bandwidth).
-        for (int64_t r = row_begin; r < row_end; ++r) Single::template tile<1, 1>(g, r, 0);
+        Lanes::rows(g, row_begin, row_end);
         return;
     }
     const int64_t block_tokens = std::max<int64_t>(
@@ -805,9 +891,11 @@ void gemm_rows8(const GemmArgs& g, int64_t row_begin, int64_t row_end) {
     }
 }
 
-template <class Group, class Single>
+// Rows8 traits R and single-block traits S of one type.
+template <class R, class S>
 void gemm_entry8(const GemmArgs& g, int64_t row_begin, int64_t row_end) {
-    gemm_rows8<Group, Single, kRows8Tokens>(g, row_begin, row_end);
+    gemm_rows8<Rows8Kernel<R>, Block32Kernel<S>, Lanes8Kernel<R, S>, kRows8Tokens>(g, row_begin,
+                                                                                   row_end);
 }
 
 template <class Kernel>
@@ -825,17 +913,17 @@ GemmFn gemm_x86(gguf::TensorType type) {
         case TensorType::kBF16:
             return &gemm_entry<FloatKernel<Bf16Traits, true>>;
         case TensorType::kQ4_0:
-            return &gemm_entry8<Rows8Kernel<Q4_0Rows>, Block32Kernel<Q4_0Traits>>;
+            return &gemm_entry8<Q4_0Rows, Q4_0Traits>;
         case TensorType::kQ4_1:
-            return &gemm_entry8<Rows8Kernel<Q4_1Rows>, Block32Kernel<Q4_1Traits>>;
+            return &gemm_entry8<Q4_1Rows, Q4_1Traits>;
         case TensorType::kQ5_0:
             return &gemm_entry<Block32Kernel<Q5_0Traits>>;
         case TensorType::kQ5_1:
             return &gemm_entry<Block32Kernel<Q5_1Traits>>;
         case TensorType::kQ8_0:
-            return &gemm_entry8<Rows8Kernel<Q8_0Rows>, Block32Kernel<Q8_0Traits>>;
+            return &gemm_entry8<Q8_0Rows, Q8_0Traits>;
         case TensorType::kIQ4_NL:
-            return &gemm_entry8<Rows8Kernel<Iq4NlRows>, Block32Kernel<Iq4NlTraits>>;
+            return &gemm_entry8<Iq4NlRows, Iq4NlTraits>;
         case TensorType::kQ2_K:
             return &gemm_entry<SuperBlockKernel<Q2_KTraits>>;
         case TensorType::kQ3_K:

@@ -147,6 +147,7 @@ void convert_act_x86(ActFormat format, const float* x, uint8_t* dst, int64_t n) 
                 qsum[b] = sum_codes(q + 32 * b, 32);
                 dsum[b] = d[b] * static_cast<float>(qsum[b]);
             }
+            fill_block_lanes(q, reinterpret_cast<int8_t*>(dst + layout.lanes_offset), n);
             break;
         }
         case ActFormat::kQ8Block256: {
