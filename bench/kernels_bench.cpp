@@ -169,7 +169,8 @@ void matmul_args(benchmark::internal::Benchmark* b) {
     }
 }
 
-BENCHMARK(BM_StreamRead)->Arg(1)->Arg(2)->UseRealTime()->MinTime(0.5);
+BENCHMARK(BM_StreamRead)->Arg(1)->MinTime(0.5);
+BENCHMARK(BM_StreamRead)->Arg(2)->UseRealTime()->MinTime(0.5);
 // One thread: CPU time, which stays meaningful on a busy machine (it includes the waits for
 // memory but not the time the thread is descheduled). Two threads: wall-clock time.
 BENCHMARK(BM_Matvec)->Apply(matvec_args<1>)->MinTime(0.3);
