@@ -47,16 +47,21 @@ std::optional<std::string> answer(server::ServedModel& model,
                      static_cast<long long>(model.context_length()));
         return std::nullopt;
     }
-    std::optional<server::ServedModel::Lease> lease = model.acquire(nullptr);
-    auto print = [](const std::string& text, std::vector<server::TokenLogprob>&&) {
+    server::GenerationEvents events;
+    events.on_piece = [](int, const std::string& text, std::vector<server::TokenLogprob>&&) {
         std::fwrite(text.data(), 1, text.size(), stdout);
         std::fflush(stdout);
         return true;
     };
-    Expected<server::ChoiceOutcome> outcome =
-        model.generate(*lease, prompt.value(), request.generation, 0, print, nullptr);
-    if (!outcome.has_value()) {
-        std::fprintf(stderr, "\ncria run: %s\n", outcome.status().message().c_str());
+    std::optional<server::ChoiceOutcome> outcome;
+    events.on_finish = [&outcome](const server::ChoiceOutcome& finished) {
+        outcome = finished;
+        return true;
+    };
+    const Status status =
+        model.generate({prompt.value()}, {{0, 0}}, request.generation, events, nullptr);
+    if (!status.is_ok() || !outcome) {
+        std::fprintf(stderr, "\ncria run: %s\n", status.message().c_str());
         return std::nullopt;
     }
     std::fputc('\n', stdout);

@@ -38,6 +38,7 @@ struct ServedModel::Impl {
     std::vector<int32_t> decoded_prompt;  // what `sequence` holds up to prompt_logits
     std::vector<float> prompt_logits;     // [n_vocab] after the last prompt token
     std::vector<float> logits;            // [n_vocab] scratch for each generated token
+    std::timed_mutex generation_mutex;    // one request generates at a time
 
     bool is_end(int32_t token) const {
         return std::binary_search(end_tokens.begin(), end_tokens.end(), token);
@@ -104,7 +105,8 @@ Expected<std::unique_ptr<ServedModel>> ServedModel::load(const std::string& name
     CRIA_ASSIGN_OR_RETURN(std::unique_ptr<model::Model> model, model::Model::load(path));
     const gguf::File& file = model->file();
     CRIA_ASSIGN_OR_RETURN(impl->tokenizer, tokenizer::Tokenizer::from_gguf(file));
-    const std::string template_source = file.get_string("tokenizer.chat_template");
+    const std::string template_source =
+        options.chat_template ? *options.chat_template : file.get_string("tokenizer.chat_template");
     if (!template_source.empty()) {
         Expected<chat::ChatTemplate> parsed = chat::ChatTemplate::parse(template_source);
         if (!parsed.has_value()) {
@@ -182,7 +184,8 @@ ApiResult<std::vector<int32_t>> ServedModel::chat_prompt(
             }
         }
         if (had_null) {
-            Expected<std::string> retry = impl_->render_chat(messages, request.tools, true, request.enable_thinking);
+            Expected<std::string> retry =
+                impl_->render_chat(messages, request.tools, true, request.enable_thinking);
             if (retry.has_value()) text = std::move(retry);
         }
     }
@@ -231,15 +234,6 @@ std::string ServedModel::detokenize(const std::vector<int32_t>& tokens) const {
     return impl_->tokenizer->decode(tokens);
 }
 
-std::optional<ServedModel::Lease> ServedModel::acquire(const CancelCheck& cancelled) {
-    std::unique_lock<std::timed_mutex> lock(generation_mutex_, std::defer_lock);
-    // Wait in short slices so a queued client that leaves gives up its place.
-    while (!lock.try_lock_for(std::chrono::milliseconds(50))) {
-        if (cancelled && cancelled()) return std::nullopt;
-    }
-    return Lease(std::move(lock));
-}
-
 namespace {
 
 // Hands out generated text in whole characters with the logprobs of the tokens behind it. A
@@ -248,6 +242,8 @@ namespace {
 // one whose text turns out to be part of a stop string is never reported.
 class PieceEmitter {
   public:
+    using PieceCallback =
+        std::function<bool(const std::string& text, std::vector<TokenLogprob>&& logprobs)>;
     PieceEmitter(ChoiceOutcome& outcome, const PieceCallback& on_piece, bool with_logprobs)
         : outcome_(outcome), on_piece_(on_piece), with_logprobs_(with_logprobs) {}
 
@@ -279,12 +275,13 @@ class PieceEmitter {
 
 }  // namespace
 
-Expected<ChoiceOutcome> ServedModel::generate(Lease& lease, const std::vector<int32_t>& prompt,
-                                              const GenerationRequest& request, int choice_index,
-                                              const PieceCallback& on_piece,
-                                              const CancelCheck& cancelled) {
-    (void)lease;  // holding it is the point: the sequence and scratch below are ours
-    Impl& m = *impl_;
+namespace {
+
+// One choice, start to end, on the model's one sequence (the caller holds generation_mutex).
+Expected<ChoiceOutcome> generate_one(ServedModel::Impl& m, const std::vector<int32_t>& prompt,
+                                     const GenerationRequest& request, int choice_index,
+                                     const PieceEmitter::PieceCallback& on_piece,
+                                     const CancelCheck& cancelled, bool& was_cancelled) {
     const auto prompt_size = static_cast<int64_t>(prompt.size());
     const int64_t n_ctx = m.sequence->n_ctx();
     if (prompt.empty() || prompt_size >= n_ctx) {
@@ -338,13 +335,14 @@ Expected<ChoiceOutcome> ServedModel::generate(Lease& lease, const std::vector<in
     const bool with_logprobs = params.logprobs;
 
     ChoiceOutcome outcome;
+    outcome.index = choice_index;
     PieceEmitter emitter(outcome, on_piece, with_logprobs);
     size_t decoded_bytes = 0;  // text the streaming decoder has produced so far
     const std::vector<float>* logits = &m.prompt_logits;
     bool stopped_by_string = false;
     for (;;) {
         if (cancelled && cancelled()) {
-            outcome.cancelled = true;
+            was_cancelled = true;
             return outcome;
         }
         if (matcher) {
@@ -363,6 +361,7 @@ Expected<ChoiceOutcome> ServedModel::generate(Lease& lease, const std::vector<in
             outcome.finish_reason = "stop";
             break;
         }
+        outcome.tokens.push_back(sampled.token);
         if (with_logprobs) {
             TokenLogprob entry{m.tokenizer->token_piece(sampled.token), sampled.logprob, {}};
             for (const sampling::TokenLogprob& alt : sampled.top_logprobs) {
@@ -374,7 +373,7 @@ Expected<ChoiceOutcome> ServedModel::generate(Lease& lease, const std::vector<in
         decoded_bytes += piece.size();
         sampling::StopScan scan = stop.feed(piece);
         if (!emitter.emit(scan.text, false)) {
-            outcome.cancelled = true;
+            was_cancelled = true;
             return outcome;
         }
         if (scan.stopped) {
@@ -397,13 +396,42 @@ Expected<ChoiceOutcome> ServedModel::generate(Lease& lease, const std::vector<in
         sampling::StopScan scan = stop.feed(text_decoder.flush());
         if (scan.stopped) {
             outcome.finish_reason = "stop";
-            if (!emitter.emit(scan.text, false)) outcome.cancelled = true;
+            if (!emitter.emit(scan.text, false)) was_cancelled = true;
         } else {
             std::string rest = scan.text + stop.finish();
-            if (!emitter.emit(rest, true)) outcome.cancelled = true;
+            if (!emitter.emit(rest, true)) was_cancelled = true;
         }
     }
     return outcome;
+}
+
+}  // namespace
+
+Status ServedModel::generate(const std::vector<std::vector<int32_t>>& prompts,
+                             const std::vector<ChoiceSpec>& choices,
+                             const GenerationRequest& request, const GenerationEvents& events,
+                             const CancelCheck& cancelled) {
+    std::unique_lock<std::timed_mutex> lock(impl_->generation_mutex, std::defer_lock);
+    // Wait in short slices so a queued client that leaves gives up its place.
+    while (!lock.try_lock_for(std::chrono::milliseconds(50))) {
+        if (cancelled && cancelled()) return cria::cancelled("the client went away");
+    }
+    for (const ChoiceSpec& choice : choices) {
+        const int index = choice.index;
+        PieceEmitter::PieceCallback on_piece = [&](const std::string& text,
+                                                   std::vector<TokenLogprob>&& logprobs) {
+            return events.on_piece ? events.on_piece(index, text, std::move(logprobs)) : true;
+        };
+        bool was_cancelled = false;
+        CRIA_ASSIGN_OR_RETURN(ChoiceOutcome outcome,
+                              generate_one(*impl_, prompts.at(choice.prompt), request, index,
+                                           on_piece, cancelled, was_cancelled));
+        if (was_cancelled) return cria::cancelled("the client went away");
+        if (events.on_finish && !events.on_finish(outcome)) {
+            return cria::cancelled("the client went away");
+        }
+    }
+    return Status::ok();
 }
 
 Status ModelRegistry::add(std::unique_ptr<ServedModel> model) {

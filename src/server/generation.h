@@ -2,9 +2,8 @@
 // turns a prompt into choices. It speaks tokens and text only; the HTTP routes sit above it and
 // the engine, tokenizer, chat template and sampler below it.
 //
-// One request generates at a time per model (acquire() hands out the model as a Lease). The
-// per-token loop lives in generate() and keeps its state in a ChoiceState-like set of locals so
-// that a batching scheduler can later drive several sequences without changing the API above.
+// Requests run concurrently: each choice gets a sequence of its own, and the model's scheduler
+// thread decodes every running sequence in one batched forward pass per step.
 #pragma once
 
 #include <chrono>
@@ -22,23 +21,44 @@
 namespace cria::server {
 
 struct ServeOptions {
-    int64_t context_length = 4096;  // capped by the model's own training context
+    int64_t context_length = 4096;  // per sequence; capped by the model's own training context
     int threads = 0;                // 0: one per core
+    // A Jinja chat template that replaces the model file's own (a Modelfile's TEMPLATE).
+    std::optional<std::string> chat_template;
+    // Sequences decoded together (CRIA_NUM_PARALLEL); 0: sized to the machine's memory.
+    int num_parallel = 0;
+    // Requests allowed to wait for a free sequence (CRIA_MAX_QUEUE); more get kResourceExhausted.
+    int max_queue = 512;
 };
 
-// Receives a choice's text as it is produced, in whole UTF-8 characters, with the logprobs of
-// the tokens behind it (empty unless requested). Returning false stops the generation.
-using PieceCallback =
-    std::function<bool(const std::string& text, std::vector<TokenLogprob>&& logprobs)>;
-// Polled between tokens; true stops the generation (the client went away).
+// Polled while a request waits or generates; true stops it (the client went away).
 using CancelCheck = std::function<bool()>;
 
+// One choice to generate: which of the request's prompts it continues, and its index in the
+// response (choices of one seeded request get seed + index, so they differ but repeat).
+struct ChoiceSpec {
+    size_t prompt = 0;
+    int index = 0;
+};
+
 struct ChoiceOutcome {
+    int index = 0;
     std::string text;
     std::string finish_reason;  // "stop" or "length"
     int64_t completion_tokens = 0;
+    std::vector<int32_t> tokens;         // the generated ids (an end-of-turn token excluded)
     std::vector<TokenLogprob> logprobs;  // filled when the request asked for logprobs
-    bool cancelled = false;
+};
+
+// What a caller hears while its choices are generated. Events arrive on the caller's own thread
+// (the one blocked in generate()), in order for each choice; choices interleave. A callback that
+// returns false cancels the whole request.
+struct GenerationEvents {
+    // New text of a choice, in whole UTF-8 characters, with the logprobs of the tokens behind
+    // it (empty unless requested).
+    std::function<bool(int index, const std::string& text, std::vector<TokenLogprob>&& logprobs)>
+        on_piece;
+    std::function<bool(const ChoiceOutcome& outcome)> on_finish;
 };
 
 class ServedModel {
@@ -63,28 +83,20 @@ class ServedModel {
     // The chat template's source; empty when the model has none.
     const std::string& chat_template_source() const;
 
-    // Exclusive use of the model for one request's choices.
-    class Lease {
-      public:
-        explicit Lease(std::unique_lock<std::timed_mutex> lock) : lock_(std::move(lock)) {}
+    // Generates every choice of a request and returns when all are done (or the request
+    // ends early). Thread-safe: concurrent requests decode together in the model's batches.
+    // Errors: kCancelled when `cancelled` turned true or a callback returned false;
+    // kResourceExhausted when the wait queue is full (retry later); kInvalidArgument when a
+    // prompt does not leave room for one generated token.
+    Status generate(const std::vector<std::vector<int32_t>>& prompts,
+                    const std::vector<ChoiceSpec>& choices, const GenerationRequest& request,
+                    const GenerationEvents& events, const CancelCheck& cancelled);
 
-      private:
-        std::unique_lock<std::timed_mutex> lock_;
-    };
-    // Waits until no other request generates; nullopt when `cancelled` turns true first.
-    std::optional<Lease> acquire(const CancelCheck& cancelled);
-
-    // Generates one choice for `prompt` (which must leave room in the context). `choice_index`
-    // varies the seed so that the choices of one seeded request differ but repeat.
-    Expected<ChoiceOutcome> generate(Lease& lease, const std::vector<int32_t>& prompt,
-                                     const GenerationRequest& request, int choice_index,
-                                     const PieceCallback& on_piece, const CancelCheck& cancelled);
+    struct Impl;  // the model's state, opaque outside generation.cpp
 
   private:
-    struct Impl;
     explicit ServedModel(std::unique_ptr<Impl> impl);
     std::unique_ptr<Impl> impl_;
-    std::timed_mutex generation_mutex_;
 };
 
 // The models a server offers, by the name requests use.

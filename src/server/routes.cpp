@@ -20,7 +20,9 @@ struct ChoiceJob {
     int index = 0;
 };
 
-// What a handler wants to hear while the choices of one request are generated, in order.
+// What a handler wants to hear while the choices of one request are generated: on_start for
+// every job before generation begins, then pieces and finishes as the choices progress (choices
+// interleave; each one's events come in order).
 struct JobEvents {
     std::function<bool(const ChoiceJob&)> on_start;
     std::function<bool(const ChoiceJob&, const std::string&, std::vector<TokenLogprob>&&)> on_piece;
@@ -42,35 +44,37 @@ Status client_gone() {
     return cancelled("the client closed the connection");
 }
 
-// Runs every job of the request under one lease of the model. kCancelled when the client left.
+// Runs every job of the request. kCancelled when the client left.
 Status run_jobs(PreparedRequest& request, const JobEvents& events,
                 const CancelCheck& is_cancelled) {
-    std::optional<ServedModel::Lease> lease = request.model->acquire(is_cancelled);
-    if (!lease) {
-        CRIA_LOG_INFO("%s: the client closed the connection while waiting; nothing generated",
-                      request.meta.id.c_str());
-        return client_gone();
-    }
     for (const ChoiceJob& job : request.jobs) {
         if (events.on_start && !events.on_start(job)) return client_gone();
-        PieceCallback on_piece = [&](const std::string& text, std::vector<TokenLogprob>&& lp) {
-            return events.on_piece ? events.on_piece(job, text, std::move(lp)) : true;
-        };
-        Expected<ChoiceOutcome> outcome =
-            request.model->generate(*lease, request.prompts[job.prompt], request.generation,
-                                    job.index, on_piece, is_cancelled);
-        if (!outcome.has_value()) return outcome.status();
-        if (outcome->cancelled) {
-            CRIA_LOG_INFO(
-                "%s: the client closed the connection after %lld tokens; generation "
-                "stopped",
-                request.meta.id.c_str(), static_cast<long long>(outcome->completion_tokens));
-            return client_gone();
-        }
-        request.usage.completion_tokens += outcome->completion_tokens;
-        if (events.on_finish && !events.on_finish(job, *outcome)) return client_gone();
     }
-    return Status::ok();
+    // Events name choices by index; jobs are found by it.
+    auto job_of = [&request](int index) -> const ChoiceJob& {
+        for (const ChoiceJob& job : request.jobs) {
+            if (job.index == index) return job;
+        }
+        return request.jobs.front();  // unreachable: the model only reports the jobs it got
+    };
+    std::vector<ChoiceSpec> choices;
+    for (const ChoiceJob& job : request.jobs) choices.push_back({job.prompt, job.index});
+    GenerationEvents model_events;
+    model_events.on_piece = [&](int index, const std::string& text,
+                                std::vector<TokenLogprob>&& logprobs) {
+        return events.on_piece ? events.on_piece(job_of(index), text, std::move(logprobs)) : true;
+    };
+    model_events.on_finish = [&](const ChoiceOutcome& outcome) {
+        request.usage.completion_tokens += outcome.completion_tokens;
+        return events.on_finish ? events.on_finish(job_of(outcome.index), outcome) : true;
+    };
+    const Status status = request.model->generate(request.prompts, choices, request.generation,
+                                                  model_events, is_cancelled);
+    if (status.code() == ErrorCode::kCancelled) {
+        CRIA_LOG_INFO("%s: the client closed the connection; generation stopped",
+                      request.meta.id.c_str());
+    }
+    return status;
 }
 
 ResponseMeta make_meta(const char* id_prefix, const ServedModel& model, const std::string& name) {
@@ -143,10 +147,10 @@ std::optional<std::vector<ChoiceOutcome>> run_to_completion(const httplib::Reque
                                                             httplib::Response& res,
                                                             PreparedRequest& request) {
     const ClientConnection connection(req);
-    std::vector<ChoiceOutcome> outcomes;
+    std::vector<ChoiceOutcome> outcomes(request.jobs.size());
     JobEvents events;
-    events.on_finish = [&](const ChoiceJob&, const ChoiceOutcome& outcome) {
-        outcomes.push_back(outcome);
+    events.on_finish = [&](const ChoiceJob& job, const ChoiceOutcome& outcome) {
+        outcomes[static_cast<size_t>(&job - request.jobs.data())] = outcome;
         return true;
     };
     const Status status = run_jobs(request, events, [&] { return connection.disconnected(); });
@@ -232,7 +236,12 @@ void handle_chat(ModelRegistry& models, const httplib::Request& req, httplib::Re
         stream_response(
             req, res, request, "chat.completion.chunk",
             [with_logprobs, plan](SseWriter& writer, PreparedRequest& r) {
-                auto shaper = std::make_shared<std::unique_ptr<ChatOutputShaper>>();
+                // One shaper per choice, by index (choices interleave).
+                auto shapers =
+                    std::make_shared<std::vector<std::unique_ptr<ChatOutputShaper>>>(r.jobs.size());
+                auto shaper_of = [shapers, &r](const ChoiceJob& job) -> ChatOutputShaper& {
+                    return *(*shapers)[static_cast<size_t>(&job - r.jobs.data())];
+                };
                 // Each delta travels in a content chunk whose delta is replaced.
                 auto send_delta = [&writer, &r](int index, json delta,
                                                 const std::vector<TokenLogprob>* logprobs) {
@@ -242,14 +251,15 @@ void handle_chat(ModelRegistry& models, const httplib::Request& req, httplib::Re
                     return writer.send(chunk);
                 };
                 JobEvents events;
-                events.on_start = [&writer, &r, plan, shaper](const ChoiceJob& job) {
-                    *shaper = std::make_unique<ChatOutputShaper>(*plan);
+                events.on_start = [&writer, &r, plan, shapers](const ChoiceJob& job) {
+                    (*shapers)[static_cast<size_t>(&job - r.jobs.data())] =
+                        std::make_unique<ChatOutputShaper>(*plan);
                     return writer.send(chat_chunk_role_json(r.meta, job.index, r.include_usage));
                 };
-                events.on_piece = [send_delta, shaper, with_logprobs](
+                events.on_piece = [send_delta, shaper_of, with_logprobs](
                                       const ChoiceJob& job, const std::string& text,
                                       std::vector<TokenLogprob>&& logprobs) {
-                    std::vector<json> deltas = (*shaper)->feed(text);
+                    std::vector<json> deltas = shaper_of(job).feed(text);
                     if (deltas.empty() && with_logprobs && !logprobs.empty()) {
                         deltas.push_back({{"content", ""}});
                     }
@@ -262,10 +272,10 @@ void handle_chat(ModelRegistry& models, const httplib::Request& req, httplib::Re
                     }
                     return true;
                 };
-                events.on_finish = [&writer, &r, send_delta, shaper](const ChoiceJob& job,
-                                                                     const ChoiceOutcome& outcome) {
+                events.on_finish = [&writer, &r, send_delta, shaper_of](
+                                       const ChoiceJob& job, const ChoiceOutcome& outcome) {
                     std::string finish_reason = outcome.finish_reason;
-                    for (json& delta : (*shaper)->finish(finish_reason)) {
+                    for (json& delta : shaper_of(job).finish(finish_reason)) {
                         if (!send_delta(job.index, std::move(delta), nullptr)) return false;
                     }
                     return writer.send(
@@ -353,22 +363,26 @@ void handle_completion(ModelRegistry& models, const httplib::Request& req, httpl
     stream_response(
         req, res, request, "text_completion",
         [with_logprobs, echoes](SseWriter& writer, PreparedRequest& r) {
-            // Bytes of text sent so far for the current choice (choices run one after another).
-            auto sent = std::make_shared<size_t>(0);
+            // Bytes of text sent so far, per choice (choices interleave).
+            auto sent_bytes = std::make_shared<std::vector<size_t>>(r.jobs.size(), 0);
+            auto slot_of = [&r](const ChoiceJob& job) {
+                return static_cast<size_t>(&job - r.jobs.data());
+            };
             JobEvents events;
-            events.on_start = [&writer, &r, echoes, sent](const ChoiceJob& job) {
+            events.on_start = [&writer, &r, echoes, sent_bytes, slot_of](const ChoiceJob& job) {
                 const std::string& echo = (*echoes)[job.prompt];
-                *sent = echo.size();
+                (*sent_bytes)[slot_of(job)] = echo.size();
                 if (echo.empty()) return true;
                 return writer.send(completion_chunk_json(r.meta, job.index, echo, nullptr, 0,
                                                          std::nullopt, r.include_usage));
             };
-            events.on_piece = [&writer, &r, with_logprobs, sent](
+            events.on_piece = [&writer, &r, with_logprobs, sent_bytes, slot_of](
                                   const ChoiceJob& job, const std::string& text,
                                   std::vector<TokenLogprob>&& logprobs) {
                 if (text.empty() && logprobs.empty()) return true;
-                const size_t offset = *sent;
-                *sent += text.size();
+                size_t& sent = (*sent_bytes)[slot_of(job)];
+                const size_t offset = sent;
+                sent += text.size();
                 return writer.send(completion_chunk_json(r.meta, job.index, text,
                                                          with_logprobs ? &logprobs : nullptr,
                                                          offset, std::nullopt, r.include_usage));

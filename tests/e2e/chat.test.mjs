@@ -308,7 +308,7 @@ describe('streaming', () => {
     while (!/client closed the connection/.test(server.stderr()) && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 50));
     }
-    assert.match(server.stderr(), /client closed the connection after \d+ tokens/);
+    assert.match(server.stderr(), /client closed the connection; generation stopped/);
     const res = await client.chat.completions.create({ model: DEMO_MODEL, messages: hello, max_tokens: 2, logit_bias: force('V') });
     assert.equal(res.choices[0].message.content, 'VV');
   });

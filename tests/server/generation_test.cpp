@@ -73,15 +73,22 @@ class GenerationTest : public ::testing::Test {
         return tokens.ok() ? tokens.value() : std::vector<int32_t>{};
     }
 
-    static ChoiceOutcome run(const GenerationRequest& request, std::string* streamed = nullptr) {
-        auto lease = model_->acquire(nullptr);
-        PieceCallback on_piece = [streamed](const std::string& text, std::vector<TokenLogprob>&&) {
+    // Generates one choice with the given index; the streamed text goes to `streamed`.
+    static ChoiceOutcome run(const GenerationRequest& request, std::string* streamed = nullptr,
+                             int index = 0) {
+        GenerationEvents events;
+        events.on_piece = [streamed](int, const std::string& text, std::vector<TokenLogprob>&&) {
             if (streamed != nullptr) *streamed += text;
             return true;
         };
-        auto outcome = model_->generate(*lease, prompt(), request, 0, on_piece, nullptr);
-        EXPECT_TRUE(outcome.has_value()) << outcome.status().message();
-        return outcome.has_value() ? *outcome : ChoiceOutcome{};
+        ChoiceOutcome outcome;
+        events.on_finish = [&outcome](const ChoiceOutcome& finished) {
+            outcome = finished;
+            return true;
+        };
+        const Status status = model_->generate({prompt()}, {{0, index}}, request, events, nullptr);
+        EXPECT_TRUE(status.is_ok()) << status.message();
+        return outcome;
     }
 
     static inline ServedModel* model_ = nullptr;
@@ -145,10 +152,8 @@ TEST_F(GenerationTest, SeedRepeatsAndChoicesDiffer) {
     const ChoiceOutcome first = run(request);
     const ChoiceOutcome again = run(request);
     EXPECT_EQ(first.text, again.text);
-    auto lease = model_->acquire(nullptr);
-    auto other = model_->generate(*lease, prompt(), request, 1, nullptr, nullptr);
-    ASSERT_TRUE(other.has_value());
-    EXPECT_NE(other->text, first.text);
+    const ChoiceOutcome other = run(request, nullptr, 1);
+    EXPECT_NE(other.text, first.text);
 }
 
 TEST_F(GenerationTest, ContextEndIsLength) {
@@ -163,15 +168,17 @@ TEST_F(GenerationTest, ContextEndIsLength) {
 TEST_F(GenerationTest, CancelStopsGeneration) {
     GenerationRequest request;
     request.sampling.logit_bias = {{'Q', 100.0f}};
-    auto lease = model_->acquire(nullptr);
     int pieces = 0;
-    auto outcome = model_->generate(
-        *lease, prompt(), request, 0,
-        [&pieces](const std::string&, std::vector<TokenLogprob>&&) { return ++pieces < 3; },
-        nullptr);
-    ASSERT_TRUE(outcome.has_value());
-    EXPECT_TRUE(outcome->cancelled);
-    EXPECT_EQ(outcome->completion_tokens, 3);
+    GenerationEvents events;
+    events.on_piece = [&pieces](int, const std::string&, std::vector<TokenLogprob>&&) {
+        return ++pieces < 3;
+    };
+    bool finished = false;
+    events.on_finish = [&finished](const ChoiceOutcome&) { return finished = true; };
+    const Status status = model_->generate({prompt()}, {{0, 0}}, request, events, nullptr);
+    EXPECT_EQ(status.code(), ErrorCode::kCancelled);
+    EXPECT_EQ(pieces, 3);
+    EXPECT_FALSE(finished);
 }
 
 }  // namespace
