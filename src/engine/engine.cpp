@@ -70,4 +70,20 @@ Status Engine::decode(Sequence& sequence, std::span<const int32_t> tokens, Logit
     return cache.advance(n_tokens);
 }
 
+Status Engine::decode_batch(std::span<const SequenceStep> steps) {
+    std::vector<model::BatchSegment> segments;
+    segments.reserve(steps.size());
+    for (const SequenceStep& step : steps) {
+        if (step.sequence == nullptr) return invalid_argument("a batch step names no sequence");
+        const kv::KvCache& cache = *step.sequence->cache_;
+        segments.push_back({step.tokens, cache.n_past(), &cache.view(), step.mode, step.logits});
+    }
+    CRIA_RETURN_IF_ERROR(decoder_->forward(segments));
+    for (const SequenceStep& step : steps) {
+        CRIA_RETURN_IF_ERROR(
+            step.sequence->cache_->advance(static_cast<int64_t>(step.tokens.size())));
+    }
+    return Status::ok();
+}
+
 }  // namespace cria::engine

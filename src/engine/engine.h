@@ -1,7 +1,7 @@
 // The inference engine's session API: load a model once, create sequences (each with its own
 // key/value cache), and decode batches of tokens into logits. One Engine runs one forward pass
-// at a time on its thread pool; a scheduler serving many sequences calls decode() for each in
-// turn (or, later, for a batch of them).
+// at a time on its thread pool; a scheduler serving many sequences hands their next tokens to
+// decode_batch() together, so that one read of the weights serves every sequence.
 #pragma once
 
 #include <cstdint>
@@ -47,6 +47,14 @@ class Sequence {
     std::unique_ptr<kv::KvCache> cache_;
 };
 
+// One sequence's tokens in a batched decode.
+struct SequenceStep {
+    Sequence* sequence = nullptr;
+    std::span<const int32_t> tokens;
+    LogitsMode mode = LogitsMode::kLast;
+    float* logits = nullptr;  // kLast: [n_vocab]; kAll: [n_tokens][n_vocab]; kNone: unused
+};
+
 class Engine {
   public:
     static Expected<std::unique_ptr<Engine>> load(const std::string& path,
@@ -66,6 +74,12 @@ class Engine {
     // sequence is left as it was.
     Status decode(Sequence& sequence, std::span<const int32_t> tokens, LogitsMode mode,
                   std::vector<float>& logits);
+
+    // Appends each step's tokens to its sequence in one forward pass. The sequences must be
+    // distinct and the tokens at most max_batch() in all; each step's logits are those that
+    // decode() would give it alone. On failure every sequence is left as it was.
+    Status decode_batch(std::span<const SequenceStep> steps);
+    int64_t max_batch() const { return decoder_->max_batch(); }
 
   private:
     Engine() = default;

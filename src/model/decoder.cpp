@@ -67,6 +67,7 @@ Decoder::Decoder(const Model& model, ThreadPool& pool, DecoderOptions options)
     proj_.resize(width(hp_.n_embd));
     gate_.resize(width(model.arch().fused_gate_up ? 2 * hp_.n_ff : hp_.n_ff));
     up_.resize(width(hp_.n_ff));
+    batch_tokens_.resize(rows);
 }
 
 template <typename Fn>
@@ -92,96 +93,172 @@ void Decoder::add_bias(float* y, const float* bias, int64_t n_rows, int64_t widt
         kernels::add(y + r * width, bias, y + r * width, width, isa_);
 }
 
-Status Decoder::forward(std::span<const int32_t> tokens, int64_t pos0, const KvCacheView& kv,
-                        LogitsMode mode, float* logits) {
-    const auto n_tokens = static_cast<int64_t>(tokens.size());
+Status Decoder::check_segment(const BatchSegment& segment) const {
+    const auto n_tokens = static_cast<int64_t>(segment.tokens.size());
     if (n_tokens == 0) {
-        if (mode == LogitsMode::kLast) return invalid_argument("no tokens to compute logits for");
+        if (segment.mode == LogitsMode::kLast) {
+            return invalid_argument("no tokens to compute logits for");
+        }
         return Status::ok();
     }
-    if (mode != LogitsMode::kNone && logits == nullptr) {
+    if (segment.mode != LogitsMode::kNone && segment.logits == nullptr) {
         return invalid_argument("no buffer for the logits");
     }
-    for (int32_t token : tokens) {
+    for (int32_t token : segment.tokens) {
         if (token < 0 || token >= hp_.n_vocab) {
             return out_of_range("token id " + std::to_string(token) +
                                 " is outside the vocabulary [0, " + std::to_string(hp_.n_vocab) +
                                 ")");
         }
     }
-    if (pos0 < 0 || pos0 + n_tokens > kv.capacity) {
-        return resource_exhausted("context full: " + std::to_string(pos0 + n_tokens) +
+    const KvCacheView* kv = segment.kv;
+    if (kv == nullptr) return invalid_argument("no key/value cache");
+    if (segment.pos0 < 0 || segment.pos0 + n_tokens > kv->capacity) {
+        return resource_exhausted("context full: " + std::to_string(segment.pos0 + n_tokens) +
                                   " positions needed, the cache holds " +
-                                  std::to_string(kv.capacity));
+                                  std::to_string(kv->capacity));
     }
-    if (kv.layers == nullptr || kv.k_row_bytes != gguf::row_bytes(kv.type, hp_.n_k()) ||
-        kv.v_row_bytes != gguf::row_bytes(kv.type, hp_.n_v()) ||
-        !kernels::attention_supports(kv.type, static_cast<int>(hp_.head_dim_k),
+    if (kv->layers == nullptr || kv->k_row_bytes != gguf::row_bytes(kv->type, hp_.n_k()) ||
+        kv->v_row_bytes != gguf::row_bytes(kv->type, hp_.n_v()) ||
+        !kernels::attention_supports(kv->type, static_cast<int>(hp_.head_dim_k),
                                      static_cast<int>(hp_.head_dim_v))) {
         return invalid_argument("the key/value cache does not fit this model");
-    }
-
-    for (int64_t done = 0; done < n_tokens; done += max_batch_) {
-        const int64_t n = std::min(max_batch_, n_tokens - done);
-        const bool last_chunk = done + n == n_tokens;
-        LogitsMode chunk_mode = mode;
-        float* chunk_logits = logits;
-        if (mode == LogitsMode::kAll) {
-            chunk_logits = logits + done * hp_.n_vocab;
-        } else if (mode == LogitsMode::kLast && !last_chunk) {
-            chunk_mode = LogitsMode::kNone;
-        }
-        forward_batch(tokens.data() + done, n, pos0 + done, kv, chunk_mode, chunk_logits);
     }
     return Status::ok();
 }
 
-void Decoder::forward_batch(const int32_t* tokens, int64_t n, int64_t pos0, const KvCacheView& kv,
-                            LogitsMode mode, float* logits) {
-    const int64_t n_embd = hp_.n_embd;
-    const kernels::Matrix& embd = model_.token_embd();
-    for_rows(n, [&](int64_t t) {
-        float* row = x_.data() + t * n_embd;
-        kernels::dequantize_row(embd.type,
-                                static_cast<const uint8_t*>(embd.data) +
-                                    static_cast<size_t>(tokens[t]) * embd.row_bytes,
-                                row, n_embd);
-        if (hp_.embedding_scale != 1.0f) kernels::scale(row, n_embd, hp_.embedding_scale, isa_);
-    });
+Status Decoder::forward(std::span<const int32_t> tokens, int64_t pos0, const KvCacheView& kv,
+                        LogitsMode mode, float* logits) {
+    const BatchSegment whole{tokens, pos0, &kv, mode, logits};
+    CRIA_RETURN_IF_ERROR(check_segment(whole));
+    const auto n_tokens = static_cast<int64_t>(tokens.size());
+    for (int64_t done = 0; done < n_tokens; done += max_batch_) {
+        const int64_t n = std::min(max_batch_, n_tokens - done);
+        BatchSegment chunk{tokens.subspan(static_cast<size_t>(done), static_cast<size_t>(n)),
+                           pos0 + done, &kv, mode, logits};
+        if (mode == LogitsMode::kAll) {
+            chunk.logits = logits + done * hp_.n_vocab;
+        } else if (mode == LogitsMode::kLast && done + n != n_tokens) {
+            chunk.mode = LogitsMode::kNone;
+        }
+        forward_batch(std::span<const BatchSegment>(&chunk, 1));
+    }
+    return Status::ok();
+}
 
-    for (int64_t t = 0; t < n; ++t) {
-        const auto offset = static_cast<size_t>(t * hp_.n_rot);
-        kernels::rope_angles(rope_global_.config, pos0 + t, rope_global_.cos_sin.data() + offset);
-        if (!rope_window_.cos_sin.empty()) {
-            kernels::rope_angles(rope_window_.config, pos0 + t,
-                                 rope_window_.cos_sin.data() + offset);
+Status Decoder::forward(std::span<const BatchSegment> segments) {
+    int64_t total = 0;
+    for (size_t i = 0; i < segments.size(); ++i) {
+        CRIA_RETURN_IF_ERROR(check_segment(segments[i]));
+        total += static_cast<int64_t>(segments[i].tokens.size());
+        for (size_t j = 0; j < i; ++j) {
+            if (segments[j].kv->layers == segments[i].kv->layers && segments[i].kv->layers) {
+                return invalid_argument("two segments of one batch share a cache");
+            }
         }
     }
+    if (total > max_batch_) {
+        return invalid_argument("the batch holds " + std::to_string(total) +
+                                " tokens, more than the " + std::to_string(max_batch_) +
+                                " a forward pass takes");
+    }
+    if (total > 0) forward_batch(segments);
+    return Status::ok();
+}
+
+void Decoder::forward_batch(std::span<const BatchSegment> segments) {
+    const int64_t n_embd = hp_.n_embd;
+    const kernels::Matrix& embd = model_.token_embd();
+    // Row r of the batch is token t of segment s, rows in segment order.
+    int64_t n = 0;
+    for (const BatchSegment& segment : segments) {
+        for (size_t t = 0; t < segment.tokens.size(); ++t, ++n) {
+            const auto offset = static_cast<size_t>(n * hp_.n_rot);
+            const int64_t position = segment.pos0 + static_cast<int64_t>(t);
+            kernels::rope_angles(rope_global_.config, position,
+                                 rope_global_.cos_sin.data() + offset);
+            if (!rope_window_.cos_sin.empty()) {
+                kernels::rope_angles(rope_window_.config, position,
+                                     rope_window_.cos_sin.data() + offset);
+            }
+            batch_tokens_[static_cast<size_t>(n)] = segment.tokens[t];
+        }
+    }
+    for_rows(n, [&](int64_t t) {
+        float* row = x_.data() + t * n_embd;
+        kernels::dequantize_row(
+            embd.type,
+            static_cast<const uint8_t*>(embd.data) +
+                static_cast<size_t>(batch_tokens_[static_cast<size_t>(t)]) * embd.row_bytes,
+            row, n_embd);
+        if (hp_.embedding_scale != 1.0f) kernels::scale(row, n_embd, hp_.embedding_scale, isa_);
+    });
 
     const std::vector<LayerWeights>& layers = model_.layers();
     for (int64_t il = 0; il < hp_.n_layer; ++il) {
         const LayerWeights& layer = layers[static_cast<size_t>(il)];
-        attention_block(layer, il, n, pos0, kv);
+        attention_block(layer, il, segments, n);
         ffn_block(layer, n);
     }
+    compute_logits(segments);
+}
 
-    if (mode == LogitsMode::kNone) return;
-    const int64_t first = mode == LogitsMode::kLast ? n - 1 : 0;
-    const int64_t rows = n - first;
-    for_rows(rows, [&](int64_t r) {
-        kernels::rms_norm(x_.data() + (first + r) * n_embd, model_.output_norm(),
-                          normed_.data() + r * n_embd, 1, n_embd, hp_.rms_eps, isa_);
-    });
-    matmul(model_.output(), normed_.data(), rows, logits);
-    if (hp_.final_softcap > 0.0f) {
+void Decoder::compute_logits(std::span<const BatchSegment> segments) {
+    const int64_t n_embd = hp_.n_embd;
+    const int64_t n_vocab = hp_.n_vocab;
+    auto finish = [&](float* logits, int64_t rows) {
+        if (hp_.final_softcap <= 0.0f) return;
         for_rows(rows, [&](int64_t r) {
-            kernels::softcap(logits + r * hp_.n_vocab, hp_.n_vocab, hp_.final_softcap, isa_);
+            kernels::softcap(logits + r * n_vocab, n_vocab, hp_.final_softcap, isa_);
         });
+    };
+    // kAll segments multiply all their rows straight into their own buffers.
+    int64_t row0 = 0;
+    std::vector<int64_t> last_rows;  // batch rows whose logits a kLast segment wants
+    for (const BatchSegment& segment : segments) {
+        const auto n = static_cast<int64_t>(segment.tokens.size());
+        if (segment.mode == LogitsMode::kAll && n > 0) {
+            for_rows(n, [&](int64_t r) {
+                kernels::rms_norm(x_.data() + (row0 + r) * n_embd, model_.output_norm(),
+                                  normed_.data() + r * n_embd, 1, n_embd, hp_.rms_eps, isa_);
+            });
+            matmul(model_.output(), normed_.data(), n, segment.logits);
+            finish(segment.logits, n);
+        } else if (segment.mode == LogitsMode::kLast) {
+            last_rows.push_back(row0 + n - 1);
+        }
+        row0 += n;
+    }
+    if (last_rows.empty()) return;
+    // The kLast rows of all segments share one pass over the output matrix.
+    const auto rows = static_cast<int64_t>(last_rows.size());
+    for_rows(rows, [&](int64_t r) {
+        kernels::rms_norm(x_.data() + last_rows[static_cast<size_t>(r)] * n_embd,
+                          model_.output_norm(), normed_.data() + r * n_embd, 1, n_embd, hp_.rms_eps,
+                          isa_);
+    });
+    float* out = nullptr;
+    if (rows == 1) {
+        for (const BatchSegment& segment : segments) {
+            if (segment.mode == LogitsMode::kLast) out = segment.logits;
+        }
+    } else {
+        last_logits_.resize(static_cast<size_t>(rows * n_vocab));
+        out = last_logits_.data();
+    }
+    matmul(model_.output(), normed_.data(), rows, out);
+    finish(out, rows);
+    if (rows == 1) return;
+    size_t next = 0;
+    for (const BatchSegment& segment : segments) {
+        if (segment.mode != LogitsMode::kLast) continue;
+        std::memcpy(segment.logits, out + static_cast<int64_t>(next++) * n_vocab,
+                    static_cast<size_t>(n_vocab) * sizeof(float));
     }
 }
 
-void Decoder::attention_block(const LayerWeights& layer, int64_t il, int64_t n, int64_t pos0,
-                              const KvCacheView& kv) {
+void Decoder::attention_block(const LayerWeights& layer, int64_t il,
+                              std::span<const BatchSegment> segments, int64_t n) {
     const int64_t n_embd = hp_.n_embd;
     const int64_t n_q = hp_.n_q();
     const int64_t n_k = hp_.n_k();
@@ -224,8 +301,6 @@ void Decoder::attention_block(const LayerWeights& layer, int64_t il, int64_t n, 
         kernels::rope_apply(q, hp_.n_head, hp_.head_dim_k, hp_.n_rot, style, angles, isa_);
         kernels::rope_apply(k, hp_.n_head_kv, hp_.head_dim_k, hp_.n_rot, style, angles, isa_);
     });
-    store_kv(kv, il, n, pos0);
-
     kernels::AttentionShape shape;
     shape.n_head = static_cast<int>(hp_.n_head);
     shape.n_head_kv = static_cast<int>(hp_.n_head_kv);
@@ -234,11 +309,21 @@ void Decoder::attention_block(const LayerWeights& layer, int64_t il, int64_t n, 
     shape.scale = hp_.attention_scale;
     shape.softcap = hp_.attn_softcap;
     shape.window = windowed ? hp_.sliding_window : 0;
-    const KvLayerStorage& storage = kv.layers[il];
-    const kernels::KvSpan span{kv.type,        storage.k,      storage.v,
-                               kv.k_row_bytes, kv.v_row_bytes, pos0 + n};
-    kernels::attention(shape, q_.data(), n, pos0, span, attn_.data(), pool_, attention_scratch_,
-                       isa_);
+    const int64_t n_attn = hp_.n_head * hp_.head_dim_v;
+    // Each sequence attends to its own cache only.
+    int64_t row0 = 0;
+    for (const BatchSegment& segment : segments) {
+        const auto rows = static_cast<int64_t>(segment.tokens.size());
+        if (rows == 0) continue;
+        const KvCacheView& kv = *segment.kv;
+        store_kv(kv, il, row0, rows, segment.pos0);
+        const KvLayerStorage& storage = kv.layers[il];
+        const kernels::KvSpan span{kv.type,        storage.k,      storage.v,
+                                   kv.k_row_bytes, kv.v_row_bytes, segment.pos0 + rows};
+        kernels::attention(shape, q_.data() + row0 * n_q, rows, segment.pos0, span,
+                           attn_.data() + row0 * n_attn, pool_, attention_scratch_, isa_);
+        row0 += rows;
+    }
 
     matmul(layer.wo, attn_.data(), n, proj_.data());
     add_bias(proj_.data(), layer.bo, n, n_embd);
@@ -252,7 +337,7 @@ void Decoder::attention_block(const LayerWeights& layer, int64_t il, int64_t n, 
     });
 }
 
-void Decoder::store_kv(const KvCacheView& kv, int64_t il, int64_t n, int64_t pos0) {
+void Decoder::store_kv(const KvCacheView& kv, int64_t il, int64_t row0, int64_t n, int64_t pos0) {
     const KvLayerStorage& storage = kv.layers[il];
     const int64_t n_k = hp_.n_k();
     const int64_t n_v = hp_.n_v();
@@ -260,8 +345,8 @@ void Decoder::store_kv(const KvCacheView& kv, int64_t il, int64_t n, int64_t pos
         const auto position = static_cast<size_t>(pos0 + t);
         uint8_t* k_row = storage.k + position * kv.k_row_bytes;
         uint8_t* v_row = storage.v + position * kv.v_row_bytes;
-        const float* k = k_.data() + t * n_k;
-        const float* v = v_.data() + t * n_v;
+        const float* k = k_.data() + (row0 + t) * n_k;
+        const float* v = v_.data() + (row0 + t) * n_v;
         switch (kv.type) {
             case gguf::TensorType::kF32:
                 std::memcpy(k_row, k, static_cast<size_t>(n_k) * sizeof(float));

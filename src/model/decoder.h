@@ -1,7 +1,9 @@
-// The one generic decoder: runs a batch of tokens of one sequence through any supported
-// architecture, appending their keys and values to that sequence's cache, and produces logits.
-// It owns reusable scratch buffers sized for its maximum batch, so decoding allocates nothing per
-// token; one Decoder serves one forward pass at a time (any number of sequences, in turn).
+// The one generic decoder: runs a batch of tokens through any supported architecture, appending
+// their keys and values to their sequences' caches, and produces logits. A batch may hold
+// several sequences: every weight matrix then multiplies all their rows at once (one read of the
+// weights serves them all) while attention runs per sequence on its own cache. It owns reusable
+// scratch buffers sized for its maximum batch, so decoding allocates nothing per token; one
+// Decoder serves one forward pass at a time.
 #pragma once
 
 #include <cstdint>
@@ -36,6 +38,15 @@ enum class LogitsMode {
     kNone,  // only fill the cache
 };
 
+// One sequence's part of a batched forward pass.
+struct BatchSegment {
+    std::span<const int32_t> tokens;
+    int64_t pos0 = 0;  // position of tokens[0]; the cache holds positions [0, pos0)
+    const KvCacheView* kv = nullptr;
+    LogitsMode mode = LogitsMode::kNone;
+    float* logits = nullptr;  // kAll: [n_tokens][n_vocab], kLast: [n_vocab]
+};
+
 struct DecoderOptions {
     // Tokens per internal forward pass; lowered so that the scratch buffers stay within
     // kMaxScratchBytes even for models with very wide layers.
@@ -55,6 +66,12 @@ class Decoder {
     Status forward(std::span<const int32_t> tokens, int64_t pos0, const KvCacheView& kv,
                    LogitsMode mode, float* logits);
 
+    // Runs several sequences' tokens in one pass. The segments must name distinct caches and
+    // hold at most max_batch() tokens in all; each gets the logits it would get alone.
+    Status forward(std::span<const BatchSegment> segments);
+
+    int64_t max_batch() const { return max_batch_; }
+
     const Model& model() const { return model_; }
 
   private:
@@ -63,12 +80,15 @@ class Decoder {
         std::vector<float> cos_sin;  // [max_batch][n_rot]
     };
 
-    void forward_batch(const int32_t* tokens, int64_t n_tokens, int64_t pos0, const KvCacheView& kv,
-                       LogitsMode mode, float* logits);
-    void attention_block(const LayerWeights& layer, int64_t il, int64_t n, int64_t pos0,
-                         const KvCacheView& kv);
+    Status check_segment(const BatchSegment& segment) const;
+    // Runs validated segments holding at most max_batch_ tokens in all.
+    void forward_batch(std::span<const BatchSegment> segments);
+    void attention_block(const LayerWeights& layer, int64_t il,
+                         std::span<const BatchSegment> segments, int64_t n);
     void ffn_block(const LayerWeights& layer, int64_t n);
-    void store_kv(const KvCacheView& kv, int64_t il, int64_t n, int64_t pos0);
+    // Writes the keys/values of batch rows [row0, row0 + n) to positions pos0... of `kv`.
+    void store_kv(const KvCacheView& kv, int64_t il, int64_t row0, int64_t n, int64_t pos0);
+    void compute_logits(std::span<const BatchSegment> segments);
     void matmul(const kernels::Matrix& w, const float* x, int64_t n, float* y);
     void add_bias(float* y, const float* bias, int64_t n_rows, int64_t width);
     // Calls fn(row) for each row in [0, n_rows), on the pool when there are several rows.
@@ -86,16 +106,19 @@ class Decoder {
     kernels::AttentionScratch attention_scratch_;
 
     // Scratch, reused by every call. Widths per token row:
-    std::vector<float> x_;       // [max_batch][n_embd] the residual stream
-    std::vector<float> normed_;  // [max_batch][n_embd] normalized input of a block
-    std::vector<float> qkv_;     // [max_batch][n_q + n_k + n_v] fused projection output
-    std::vector<float> q_;       // [max_batch][n_q]
-    std::vector<float> k_;       // [max_batch][n_k]
-    std::vector<float> v_;       // [max_batch][n_v]
-    std::vector<float> attn_;    // [max_batch][n_head*head_dim_v]
-    std::vector<float> proj_;    // [max_batch][n_embd] block output before the residual add
-    std::vector<float> gate_;    // [max_batch][n_ff] (fused: [max_batch][2*n_ff] = gate | up)
-    std::vector<float> up_;      // [max_batch][n_ff]
+    std::vector<int32_t> batch_tokens_;  // [max_batch] token ids of the batch rows
+    std::vector<float> x_;               // [max_batch][n_embd] the residual stream
+    std::vector<float> normed_;          // [max_batch][n_embd] normalized input of a block
+    std::vector<float> qkv_;             // [max_batch][n_q + n_k + n_v] fused projection output
+    std::vector<float> q_;               // [max_batch][n_q]
+    std::vector<float> k_;               // [max_batch][n_k]
+    std::vector<float> v_;               // [max_batch][n_v]
+    std::vector<float> attn_;            // [max_batch][n_head*head_dim_v]
+    std::vector<float> proj_;            // [max_batch][n_embd] block output before the residual add
+    std::vector<float> gate_;  // [max_batch][n_ff] (fused: [max_batch][2*n_ff] = gate | up)
+    std::vector<float> up_;    // [max_batch][n_ff]
+    // Logits of the kLast rows when several segments want them: [rows][n_vocab], grown on use.
+    std::vector<float> last_logits_;
 };
 
 }  // namespace cria::model

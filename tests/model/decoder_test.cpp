@@ -305,6 +305,124 @@ TEST(DecoderShapes, RandomShapesMatchReference) {
 INSTANTIATE_TEST_SUITE_P(Archs, DecoderArch,
                          ::testing::Values("llama", "qwen2", "qwen3", "gemma2", "gemma3", "phi3"));
 
+// Several sequences in one forward pass: each gets the logits it gets alone, and greedy
+// decoding picks the same tokens, whether its step is a prompt chunk or a single token.
+void expect_batched_equals_alone(const model::RandomModelSpec& spec, double tolerance) {
+    auto built = test::build(spec);
+    ASSERT_TRUE(built.has_value()) << built.status().message();
+    auto engine = make_engine(std::move(built->model), 64);
+    const int64_t n_vocab = engine->n_vocab();
+    const std::vector<std::vector<int32_t>> prompts = {
+        test_tokens(7, n_vocab), test_tokens(3, n_vocab), test_tokens(12, n_vocab)};
+    constexpr int kSteps = 8;
+
+    // Alone: each prompt decoded, then greedy tokens one at a time.
+    std::vector<std::vector<int32_t>> alone_tokens(prompts.size());
+    // Per sequence: [kSteps][n_vocab], the logits before each greedy step.
+    std::vector<std::vector<float>> alone_logits(prompts.size());
+    for (size_t s = 0; s < prompts.size(); ++s) {
+        auto sequence = engine->create_sequence({0, gguf::TensorType::kF32});
+        ASSERT_TRUE(sequence.has_value());
+        std::vector<float> logits;
+        ASSERT_TRUE(
+            engine->decode(**sequence, prompts[s], engine::LogitsMode::kLast, logits).is_ok());
+        for (int step = 0; step < kSteps; ++step) {
+            alone_logits[s].insert(alone_logits[s].end(), logits.begin(), logits.end());
+            const auto best = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) -
+                                                   logits.begin());
+            alone_tokens[s].push_back(best);
+            ASSERT_TRUE(engine
+                            ->decode(**sequence, std::span<const int32_t>(&best, 1),
+                                     engine::LogitsMode::kLast, logits)
+                            .is_ok());
+        }
+    }
+
+    // Together: sequence s starts s steps late, so prompt chunks and single tokens share
+    // batches; every step decodes every started sequence at once.
+    std::vector<std::unique_ptr<engine::Sequence>> sequences;
+    for (size_t s = 0; s < prompts.size(); ++s) {
+        auto sequence = engine->create_sequence({0, gguf::TensorType::kF32});
+        ASSERT_TRUE(sequence.has_value());
+        sequences.push_back(std::move(sequence).value());
+    }
+    std::vector<std::vector<float>> logits(prompts.size(),
+                                           std::vector<float>(static_cast<size_t>(n_vocab)));
+    std::vector<std::vector<int32_t>> together_tokens(prompts.size());
+    std::vector<int32_t> next(prompts.size());
+    for (int round = 0; round < kSteps + static_cast<int>(prompts.size()); ++round) {
+        std::vector<engine::SequenceStep> steps;
+        for (size_t s = 0; s < prompts.size(); ++s) {
+            const int local = round - static_cast<int>(s);
+            if (local < 0 || local > kSteps) continue;
+            if (local > 0) {
+                const std::vector<float>& previous = logits[s];
+                for (size_t i = 0; i < previous.size(); ++i) {
+                    const double diff =
+                        previous[i] -
+                        alone_logits[s][static_cast<size_t>(local - 1) * previous.size() + i];
+                    ASSERT_LT(diff * diff, tolerance) << "sequence " << s << " step " << local;
+                }
+                next[s] = static_cast<int32_t>(std::max_element(previous.begin(), previous.end()) -
+                                               previous.begin());
+                together_tokens[s].push_back(next[s]);
+                if (local == kSteps) continue;
+            }
+            std::span<const int32_t> input = local == 0 ? std::span<const int32_t>(prompts[s])
+                                                        : std::span<const int32_t>(&next[s], 1);
+            steps.push_back(
+                {sequences[s].get(), input, engine::LogitsMode::kLast, logits[s].data()});
+        }
+        if (!steps.empty()) {
+            ASSERT_TRUE(engine->decode_batch(steps).is_ok());
+        }
+    }
+    for (size_t s = 0; s < prompts.size(); ++s) {
+        EXPECT_EQ(together_tokens[s], alone_tokens[s]) << "sequence " << s;
+    }
+}
+
+TEST(Engine, BatchedSequencesEqualAlone) {
+    for (const char* arch : {"llama", "qwen3", "gemma2", "phi3"}) {
+        SCOPED_TRACE(arch);
+        expect_batched_equals_alone(test::tiny_spec(arch), 1e-8);
+    }
+}
+
+TEST(Engine, BatchedSequencesEqualAloneQuantized) {
+    for (const char* type : {"Q8_0", "Q4_0", "Q4_K_M"}) {
+        SCOPED_TRACE(type);
+        model::RandomModelSpec spec = test::tiny_spec("llama");
+        spec.n_embd = 256;  // whole K-quant super-blocks
+        spec.n_ff = 512;
+        spec.quantization = type;
+        // Activations are quantized per row in both paths; only summation order may differ.
+        expect_batched_equals_alone(spec, 1e-6);
+    }
+}
+
+TEST(Engine, BatchRefusesSharedCachesAndOversizedBatches) {
+    auto built = test::build(test::tiny_spec("llama"));
+    ASSERT_TRUE(built.has_value());
+    auto engine = make_engine(std::move(built->model), 8);
+    auto a = engine->create_sequence();
+    ASSERT_TRUE(a.has_value());
+    std::vector<float> la(static_cast<size_t>(engine->n_vocab())), lb = la;
+    const std::vector<int32_t> two = {1, 2}, seven(7, 3);
+    std::vector<engine::SequenceStep> shared = {
+        {a->get(), two, engine::LogitsMode::kLast, la.data()},
+        {a->get(), two, engine::LogitsMode::kLast, lb.data()}};
+    EXPECT_EQ(engine->decode_batch(shared).code(), ErrorCode::kInvalidArgument);
+    auto b = engine->create_sequence();
+    ASSERT_TRUE(b.has_value());
+    std::vector<engine::SequenceStep> too_many = {
+        {a->get(), two, engine::LogitsMode::kLast, la.data()},
+        {b->get(), seven, engine::LogitsMode::kLast, lb.data()}};
+    EXPECT_EQ(engine->decode_batch(too_many).code(), ErrorCode::kInvalidArgument);
+    EXPECT_EQ((*a)->n_past(), 0);
+    EXPECT_EQ((*b)->n_past(), 0);
+}
+
 TEST(Engine, TruncateThenContinueEqualsFreshDecode) {
     auto built = test::build(test::tiny_spec("llama"));
     ASSERT_TRUE(built.has_value());
