@@ -5,8 +5,11 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <exception>
+#include <optional>
+#include <string>
 
 #include "core/log.h"
 
@@ -73,12 +76,108 @@ void send_error(httplib::Response& res, const ApiError& error) {
     send_json(res, error.http_status, error_json(error));
 }
 
+void send_error_for_path(httplib::Response& res, std::string_view path, const ApiError& error) {
+    if (error_shape_for_path(path) == ErrorShape::kOllama) {
+        send_json(res, error.http_status, nlohmann::ordered_json{{"error", error.message}});
+    } else {
+        send_error(res, error);
+    }
+}
+
+namespace {
+
+// How long an idle keep-alive connection is kept, at most (httplib's default).
+constexpr int kKeepAliveTimeoutSeconds = 5;
+
+// The header's value, std::nullopt when absent.
+std::optional<std::string> header(const httplib::Request& req, const char* name) {
+    if (!req.has_header(name)) return std::nullopt;
+    return req.get_header_value(name);
+}
+
+std::optional<std::string_view> view(const std::optional<std::string>& text) {
+    if (!text) return std::nullopt;
+    return std::string_view(*text);
+}
+
+// The access decision for a request (see access.h).
+AccessDecision decide_access(const AccessPolicy& policy, const httplib::Request& req) {
+    const std::optional<std::string> host = header(req, "Host");
+    const std::optional<std::string> origin = header(req, "Origin");
+    const std::optional<std::string> authorization = header(req, "Authorization");
+    const std::optional<std::string> preflight_method =
+        header(req, "Access-Control-Request-Method");
+    const std::optional<std::string> preflight_headers =
+        header(req, "Access-Control-Request-Headers");
+    RequestHead head;
+    head.method = req.method;
+    head.path = req.path;
+    head.host = view(host);
+    head.origin = view(origin);
+    head.authorization = view(authorization);
+    head.preflight_method = view(preflight_method);
+    head.preflight_headers = view(preflight_headers);
+    return policy.decide(head);
+}
+
+ApiError access_error(int status, std::string message, std::string code) {
+    ApiError error = invalid_request(std::move(message), std::nullopt, std::move(code));
+    error.http_status = status;
+    return error;
+}
+
+// Answers a request that the access policy stops before routing.
+void answer_refused(const httplib::Request& req, httplib::Response& res,
+                    const AccessDecision& decision) {
+    switch (decision.verdict) {
+        case Verdict::kUnauthorized:
+            res.set_header("WWW-Authenticate", "Bearer");
+            send_error_for_path(
+                res, req.path,
+                access_error(401,
+                             req.has_header("Authorization") ? "Incorrect API key provided."
+                                                             : "Missing API key: send it as "
+                                                               "'Authorization: Bearer <key>' "
+                                                               "(the server's CRIA_API_KEY).",
+                             "invalid_api_key"));
+            break;
+        case Verdict::kForbiddenHost:
+            send_error_for_path(res, req.path,
+                                access_error(403,
+                                             "Host '" + req.get_header_value("Host") +
+                                                 "' is not allowed (add it to "
+                                                 "CRIA_ALLOWED_HOSTS).",
+                                             "host_not_allowed"));
+            break;
+        case Verdict::kForbiddenOrigin:
+            send_error_for_path(res, req.path,
+                                access_error(403,
+                                             "Origin '" + req.get_header_value("Origin") +
+                                                 "' is not allowed (add it to CRIA_ORIGINS).",
+                                             "origin_not_allowed"));
+            break;
+        case Verdict::kPreflight:
+        case Verdict::kProceed:
+            break;
+    }
+    // The request's body was not read, so the rest of the connection would be read as the next
+    // request: tell the client to open a new one.
+    if (req.has_header("Content-Length") || req.has_header("Transfer-Encoding")) {
+        res.set_header("Connection", "close");
+    }
+}
+
+}  // namespace
+
 HttpServer::HttpServer(const HttpOptions& options)
     : options_(options), server_(std::make_unique<httplib::Server>()) {
     const int threads = options_.worker_threads;
     server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
     server_->set_payload_max_length(options_.max_body_bytes);
     server_->set_read_timeout(options_.read_timeout_s, 0);
+    // An idle keep-alive connection is a client staying silent too (and httplib keeps one open
+    // even after a request it could not read): never wait on it longer than on a request.
+    server_->set_keep_alive_timeout(std::min(kKeepAliveTimeoutSeconds, options_.read_timeout_s));
     server_->set_write_timeout(options_.write_timeout_s, 0);
     const uint64_t cap = options_.max_body_bytes;
     // httplib answers some failures itself (no route, body over the cap, a bad request line)
@@ -89,6 +188,12 @@ HttpServer::HttpServer(const HttpOptions& options)
         ErrorHandler([cap](const httplib::Request& req, httplib::Response& res) {
             if (!res.body.empty() || res.content_provider_ != nullptr) {
                 return httplib::Server::HandlerResponse::Unhandled;
+            }
+            // After a request httplib could not read (a stalled or oversized body, a malformed
+            // head) the connection is in an unknown state: tell the client not to send another
+            // request on it (httplib itself keeps it open until the keep-alive timeout).
+            if (res.status == 400 || res.status == 408 || res.status == 413 || res.status == 414) {
+                res.set_header("Connection", "close");
             }
             if (res.status == 413) {
                 send_error(res, body_too_large(cap));
@@ -108,6 +213,42 @@ HttpServer::HttpServer(const HttpOptions& options)
             }
             return httplib::Server::HandlerResponse::Handled;
         }));
+    // Access control runs before routing, so it covers every route, unknown paths included,
+    // and refuses a request before reading its body.
+    server_->set_pre_routing_handler(
+        ErrorHandler([this](const httplib::Request& req, httplib::Response& res) {
+            const AccessDecision decision = decide_access(options_.access, req);
+            if (decision.verdict == Verdict::kProceed) {
+                return httplib::Server::HandlerResponse::Unhandled;
+            }
+            if (decision.verdict == Verdict::kPreflight) {
+                res.status = 204;
+                res.set_header("Access-Control-Allow-Methods", kCorsAllowedMethods);
+                res.set_header("Access-Control-Allow-Headers", decision.allow_headers);
+                res.set_header("Access-Control-Max-Age", std::to_string(kCorsMaxAgeSeconds));
+            } else {
+                answer_refused(req, res, decision);
+            }
+            return httplib::Server::HandlerResponse::Handled;
+        }));
+    // Runs for every response (handlers', errors', preflights'): an allowed browser origin may
+    // read it.
+    server_->set_post_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+        if (!req.has_header("Origin")) return;
+        const AccessDecision decision = decide_access(options_.access, req);
+        if (decision.allow_origin.empty() || res.has_header("Access-Control-Allow-Origin")) {
+            return;
+        }
+        res.set_header("Access-Control-Allow-Origin", decision.allow_origin);
+        res.set_header("Vary", "Origin");
+    });
+    if (options_.metrics != nullptr) {
+        Metrics* metrics = options_.metrics;
+        // The logger sees every response once, after it was written.
+        server_->set_logger([metrics](const httplib::Request& req, const httplib::Response& res) {
+            metrics->record_request(req.path, res.status);
+        });
+    }
     server_->set_exception_handler(
         [](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
             std::string what = "unknown exception";

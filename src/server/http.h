@@ -1,6 +1,8 @@
-// The HTTP layer under the API: a cpp-httplib listener with a body-size cap, JSON error bodies
-// for every failure httplib answers on its own (unknown path, oversized body, a throwing
-// handler), server-sent-event framing, and detection of clients that went away.
+// The HTTP layer under the API: a cpp-httplib listener with a body-size cap and read timeouts,
+// access control in front of every route (API key, CORS, Host check: see access.h), request
+// counting for /metrics, JSON error bodies for every failure httplib answers on its own
+// (unknown path, oversized body, a throwing handler), server-sent-event framing, and detection
+// of clients that went away.
 #pragma once
 
 #include <httplib.h>
@@ -14,7 +16,9 @@
 #include <string_view>
 
 #include "core/status.h"
+#include "server/access.h"
 #include "server/api.h"
+#include "server/metrics.h"
 
 namespace cria::server {
 
@@ -33,8 +37,14 @@ Expected<HostPort> parse_host_port(std::string_view text);
 struct HttpOptions {
     uint64_t max_body_bytes = 16ull << 20;  // chat requests are text: 16 MiB is generous
     int worker_threads = 16;                // concurrent connections served (others wait)
+    // A client that sends nothing for this long (in the middle of its headers or body) is cut
+    // off: a stalled upload cannot hold a worker thread for ever.
     int read_timeout_s = 30;
     int write_timeout_s = 30;
+    // Checked before a request is routed (and before its body is read).
+    AccessPolicy access;
+    // When set, every answered request is counted; not owned, must outlive the server.
+    Metrics* metrics = nullptr;
 };
 
 class HttpServer {
@@ -60,6 +70,9 @@ class HttpServer {
 
 void send_json(httplib::Response& res, int status, const nlohmann::ordered_json& body);
 void send_error(httplib::Response& res, const ApiError& error);
+// The error in the shape of the API that `path` belongs to (see error_shape_for_path): OpenAI's
+// object, or Ollama's {"error": message}.
+void send_error_for_path(httplib::Response& res, std::string_view path, const ApiError& error);
 
 // Writes server-sent events into a chunked response. Every send reports whether the client
 // still takes data; after the first failure all later sends fail too.

@@ -178,6 +178,40 @@ TEST(ClientConnection, NoticesAHangUpWithoutWriting) {
     EXPECT_TRUE(saw_disconnect);
 }
 
+TEST(HttpServer, StalledBodyIsCutOff) {
+    // A client that announces a body and stops sending it must not hold a worker for ever.
+    HttpOptions options;
+    options.read_timeout_s = 1;
+    LoopbackServer server(options);
+    std::atomic<bool> handled{false};
+    server.router().Post("/echo", [&](const httplib::Request&, httplib::Response& res) {
+        handled = true;
+        send_json(res, 200, json::object());
+    });
+    const int port = server.start();
+    const auto start = std::chrono::steady_clock::now();
+    const int fd = send_raw_request(port,
+                                    "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                                    "application/json\r\nContent-Length: 1000\r\n\r\n{\"par");
+    // Bounds the test if the server never gives up.
+    timeval limit{10, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit));
+    std::string answer;
+    char buffer[4096];
+    ssize_t got = 0;
+    while ((got = read(fd, buffer, sizeof(buffer))) > 0) answer.append(buffer, got);
+    const double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    close(fd);
+    EXPECT_EQ(got, 0) << "the server closed the connection";
+    EXPECT_FALSE(handled);
+    // One second to give up on the body, at most one more waiting for a next request.
+    EXPECT_GE(elapsed, 0.9);
+    EXPECT_LT(elapsed, 4.0);
+    EXPECT_EQ(answer.rfind("HTTP/1.1 400", 0), 0u) << answer;
+    EXPECT_NE(answer.find("Connection: close"), std::string::npos) << answer;
+}
+
 TEST(SseWriter, ReportsAClosedStream) {
     std::atomic<int> sent_before_failure{-1};
     std::atomic<bool> started{false};
