@@ -13,9 +13,11 @@
 #include <vector>
 
 #include "commands.h"
+#include "server/access.h"
 #include "server/default_model.h"
 #include "server/generation.h"
 #include "server/http.h"
+#include "server/metrics.h"
 #include "server/ollama_api.h"
 #include "server/routes.h"
 #include "store/model_options.h"
@@ -30,6 +32,7 @@ struct ServeFlags {
     int threads = 0;
     uint64_t max_body_bytes = 16ull << 20;
     int http_threads = 16;
+    int read_timeout_s = 30;
 };
 
 // "NAME=PATH", or a bare PATH named after its file (without .gguf).
@@ -48,6 +51,13 @@ int serve(const ServeFlags& flags) {
     const char* host_env = std::getenv("CRIA_HOST");
     Expected<server::HostPort> address = server::parse_host_port(host_env ? host_env : "");
     if (!address.has_value()) return fail("CRIA_HOST: " + address.status().message());
+    // CRIA_API_KEY, CRIA_ORIGINS, CRIA_ALLOWED_HOSTS (see server/access.h).
+    Expected<server::AccessPolicy> access = server::AccessPolicy::from_environment(
+        server::AccessPolicy::process_environment(), address->host);
+    if (!access.has_value()) return fail(access.status().message());
+    // Shared with everything that serves requests; they outlive the listener.
+    server::Metrics metrics;
+    server::HealthState health;
 
     server::ServeOptions options;
     options.context_length = flags.context_length;
@@ -73,6 +83,7 @@ int serve(const ServeFlags& flags) {
         wanted.emplace_back(server::kDefaultModelName, *path);
     }
     for (const auto& [name, path] : wanted) {
+        server::LoadingGuard loading(health);
         Expected<std::unique_ptr<server::ServedModel>> model =
             server::ServedModel::load(name, path, options);
         if (!model.has_value()) return fail(path + ": " + model.status().message());
@@ -91,6 +102,7 @@ int serve(const ServeFlags& flags) {
         const store::ModelOptions parameters =
             store::ModelOptions::from_json(details->recipe.parameters);
         if (parameters.num_ctx) model_options.context_length = *parameters.num_ctx;
+        server::LoadingGuard loading(health);
         Expected<std::unique_ptr<server::ServedModel>> model =
             server::ServedModel::load(name, details->model_path.string(), model_options);
         if (!model.has_value()) return fail(name + ": " + model.status().message());
@@ -103,8 +115,13 @@ int serve(const ServeFlags& flags) {
     server::HttpOptions http_options;
     http_options.max_body_bytes = flags.max_body_bytes;
     http_options.worker_threads = flags.http_threads;
+    http_options.read_timeout_s = flags.read_timeout_s;
+    http_options.access = std::move(access).value();
+    http_options.metrics = &metrics;
+    metrics.set_models_loaded(static_cast<int64_t>(models.cards().size()));
     server::HttpServer http(http_options);
     server::register_routes(http.router(), models);
+    server::register_service_routes(http.router(), metrics, health);
     server::register_ollama_routes(http.router(), models, *model_store,
                                    store::RegistryOptions::from_environment());
     Expected<int> port = http.bind(address->host, address->port);
@@ -163,6 +180,10 @@ void add_serve_command(CLI::App& root) {
                     "Connections served at once (generation itself runs one request at a time "
                     "per model; the others wait)")
         ->check(CLI::Range(1, 1024));
+    cmd->add_option("--read-timeout", flags->read_timeout_s,
+                    "Seconds a client may stay silent while sending a request before it is cut "
+                    "off")
+        ->check(CLI::Range(1, 3600));
     cmd->callback([flags] {
         const int code = serve(*flags);
         if (code != 0) throw CLI::RuntimeError(code);

@@ -87,10 +87,17 @@ void Metrics::observe_generation_rate(double tokens_per_second) {
     generation_rate_.observe(tokens_per_second);
 }
 
+void Metrics::set_models_loaded_source(std::function<int64_t()> source) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    models_loaded_source_ = std::move(source);
+}
+
 MetricsSnapshot Metrics::snapshot() const {
     MetricsSnapshot out;
+    std::function<int64_t()> models_loaded_source;
     {
         std::lock_guard<std::mutex> lock(mutex_);
+        models_loaded_source = models_loaded_source_;
         out.requests.reserve(requests_.size());
         for (const auto& [key, count] : requests_) {
             out.requests.push_back({key.first, key.second, count});
@@ -102,7 +109,8 @@ MetricsSnapshot Metrics::snapshot() const {
     out.generated_tokens = generated_tokens_.load();
     out.queue_depth = queue_depth_.load();
     out.requests_running = running_.load();
-    out.models_loaded = models_loaded_.load();
+    // Called without the lock held: the source takes its own owner's locks.
+    out.models_loaded = models_loaded_source ? models_loaded_source() : models_loaded_.load();
     return out;
 }
 

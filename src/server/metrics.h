@@ -19,6 +19,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -86,15 +87,19 @@ class Metrics {
     void set_queue_depth(int64_t depth) { queue_depth_ = depth; }
     void set_running(int64_t running) { running_ = running; }
     void set_models_loaded(int64_t count) { models_loaded_ = count; }
+    // Reads cria_models_loaded from `source` at every snapshot instead (for a set of models
+    // that loads and unloads on its own); `source` must be thread-safe and outlive this object.
+    void set_models_loaded_source(std::function<int64_t()> source);
 
     MetricsSnapshot snapshot() const;
     std::string render() const { return render_prometheus(snapshot()); }
 
   private:
-    mutable std::mutex mutex_;  // guards the three members below
+    mutable std::mutex mutex_;  // guards the four members below
     std::map<std::pair<std::string, int>, uint64_t> requests_;
     Histogram time_to_first_token_{time_to_first_token_buckets()};
     Histogram generation_rate_{generation_rate_buckets()};
+    std::function<int64_t()> models_loaded_source_;
 
     std::atomic<uint64_t> prompt_tokens_{0};
     std::atomic<uint64_t> generated_tokens_{0};

@@ -126,6 +126,17 @@ TEST(Metrics, ConcurrentUpdatesAreAllCounted) {
     EXPECT_EQ(snapshot.time_to_first_token.count, uint64_t{kThreads * kEach});
 }
 
+TEST(Metrics, ModelsLoadedFromASource) {
+    Metrics metrics;
+    metrics.set_models_loaded(1);
+    EXPECT_EQ(metrics.snapshot().models_loaded, 1);
+    int64_t loaded = 3;
+    metrics.set_models_loaded_source([&loaded] { return loaded; });
+    EXPECT_EQ(metrics.snapshot().models_loaded, 3);
+    loaded = 0;
+    EXPECT_NE(metrics.render().find("\ncria_models_loaded 0\n"), std::string::npos);
+}
+
 TEST(Health, LoadingGuardCountsLoadsInProgress) {
     HealthState health;
     EXPECT_TRUE(health.ready());
