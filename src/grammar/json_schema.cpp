@@ -7,12 +7,14 @@
 #include <set>
 
 #include "grammar/pattern.h"
+#include "grammar/schema_exclusivity.h"
 
 namespace cria::grammar {
 
 namespace {
 
-using nlohmann::json;
+// ordered_json keeps the keys in request order, which is the order objects are generated in.
+using json = nlohmann::ordered_json;
 
 constexpr uint32_t kMaxIndentSpaces = 32;
 constexpr uint32_t kMaxIndentTabs = 8;
@@ -485,6 +487,9 @@ struct JsonSchemaCompiler::Impl {
                                                   "' is not supported");
                 }
             }
+            if (std::string(combinator) == "oneOf") {
+                CRIA_RETURN_IF_ERROR(check_one_of_exclusive(*it, where));
+            }
             const RuleId rule = builder.declare(fresh(combinator));
             for (size_t i = 0; i < it->size(); ++i) {
                 CRIA_ASSIGN_OR_RETURN(const RuleId branch,
@@ -578,6 +583,30 @@ struct JsonSchemaCompiler::Impl {
             builder.add_alternative(rule, seq(Element::ref(branch)));
         }
         return rule;
+    }
+
+    // oneOf is generated like anyOf, which is right only when a value generated from one
+    // branch fails every other branch: the branches must provably exclude each other.
+    Status check_one_of_exclusive(const json& branches, const std::string& where) {
+        constexpr size_t kMaxOneOfBranches = 64;
+        if (branches.size() > kMaxOneOfBranches) {
+            return schema_error(where, "'oneOf' with more than " +
+                                           std::to_string(kMaxOneOfBranches) +
+                                           " branches is not supported (use 'anyOf')");
+        }
+        for (size_t i = 0; i < branches.size(); ++i) {
+            for (size_t j = i + 1; j < branches.size(); ++j) {
+                if (schemas_exclusive(*root, branches[i], branches[j])) continue;
+                return schema_error(
+                    where, "'oneOf' branches " + std::to_string(i) + " and " + std::to_string(j) +
+                               " may both match the same value, and then the output would fail "
+                               "'oneOf'; cria supports 'oneOf' only when its branches provably "
+                               "exclude each other (different 'type's, different 'const'/'enum' "
+                               "values, disjoint ranges, or objects told apart by a required "
+                               "property with different 'const' values); use 'anyOf' otherwise");
+            }
+        }
+        return Status::ok();
     }
 
     Expected<json> merge_all_of(const json& schema, const std::string& path) {
@@ -957,7 +986,7 @@ JsonSchemaCompiler::JsonSchemaCompiler(GrammarBuilder& builder)
     : impl_(std::make_unique<Impl>(builder)) {}
 JsonSchemaCompiler::~JsonSchemaCompiler() = default;
 
-Expected<RuleId> JsonSchemaCompiler::compile(const nlohmann::json& schema) {
+Expected<RuleId> JsonSchemaCompiler::compile(const nlohmann::ordered_json& schema) {
     impl_->root = &schema;
     impl_->ref_rules.clear();
     return impl_->compile(schema, "#");
@@ -989,7 +1018,7 @@ Expected<std::shared_ptr<const Grammar>> compile_json_object_grammar() {
     return finish(builder, compiler, compiler.any_object());
 }
 
-Expected<std::shared_ptr<const Grammar>> compile_json_schema(const nlohmann::json& schema) {
+Expected<std::shared_ptr<const Grammar>> compile_json_schema(const nlohmann::ordered_json& schema) {
     GrammarBuilder builder;
     JsonSchemaCompiler compiler(builder);
     CRIA_ASSIGN_OR_RETURN(const RuleId value, compiler.compile(schema));

@@ -11,10 +11,16 @@
 // names it: a constraint is never silently dropped.
 //
 // Choices that keep every output valid and generation finite:
-// - Objects emit their declared properties in the order the schema object iterates them
-//   (nlohmann::json sorts keys by name); optional ones may be left out. Undeclared properties are
-//   only generated for schemas without `properties`.
-// - oneOf is generated like anyOf: its branches must not overlap for the output to validate.
+// - Objects emit their declared properties in the schema's `properties` order, as written in the
+//   request (hence ordered_json: a plain nlohmann::json would sort the keys); optional ones may
+//   be left out. Undeclared properties are only generated for schemas without `properties`.
+// - oneOf is generated like anyOf, which keeps every output valid only when no value matches
+//   two branches. So a oneOf is accepted only when its branches provably exclude each other
+//   (schema_exclusivity.h: different explicit types, different const/enum values, disjoint
+//   integer/length/item-count ranges, objects told apart by a required discriminator property),
+//   and is otherwise an error naming 'oneOf' and the two branches (anyOf is the alternative).
+//   Exact semantics for overlapping branches would need grammars for "matches A but not B",
+//   and context-free grammars are not closed under difference.
 // - Whitespace between tokens is nothing, one space, or a newline followed by up to 32 spaces
 //   or 8 tabs; numbers to 15
 //   integer digits, 15 fraction digits and 2 exponent digits, which also keeps them exact in
@@ -37,7 +43,7 @@ Expected<std::shared_ptr<const Grammar>> compile_json_object_grammar();
 
 // Output that validates against `schema`. Errors are kInvalidArgument (the request is at fault)
 // with a message naming the offending keyword and where it is, e.g. "#/properties/a".
-Expected<std::shared_ptr<const Grammar>> compile_json_schema(const nlohmann::json& schema);
+Expected<std::shared_ptr<const Grammar>> compile_json_schema(const nlohmann::ordered_json& schema);
 
 // Adds schema rules to an existing builder, for grammars that embed JSON values (tool calls).
 // The builder's JSON helper rules are shared between the schemas compiled into it.
@@ -49,7 +55,7 @@ class JsonSchemaCompiler {
     JsonSchemaCompiler& operator=(const JsonSchemaCompiler&) = delete;
 
     // A rule matching one JSON value valid under `schema`; `$ref`s resolve against `schema`.
-    Expected<RuleId> compile(const nlohmann::json& schema);
+    Expected<RuleId> compile(const nlohmann::ordered_json& schema);
     // Optional whitespace between JSON tokens (bounded, see above).
     RuleId whitespace();
     // Any JSON object.

@@ -30,7 +30,7 @@ struct ToolCallSyntax {
 
 struct ToolFunction {
     std::string name;
-    nlohmann::json parameters;  // a JSON Schema; null or empty means any object
+    nlohmann::ordered_json parameters;  // a JSON Schema (key order kept); null or empty: any object
 };
 
 inline constexpr uint32_t kMaxParallelToolCalls = 8;

@@ -9,11 +9,6 @@ namespace {
 
 using json = nlohmann::ordered_json;
 
-// Request JSON keeps key order (ordered_json); the schema compiler takes plain json.
-nlohmann::json plain(const json& value) {
-    return nlohmann::json::parse(value.dump());
-}
-
 ApiError schema_error(const std::string& message, const std::string& param) {
     return invalid_request("Invalid schema: " + message, param, "invalid_value");
 }
@@ -63,9 +58,9 @@ ApiResult<OutputPlan> plan_chat_output(ChatCompletionRequest& request,
             const json& function = tool["function"];
             const std::string name = function["name"].get<std::string>();
             if (mode == "function" && name != forced_name) continue;
-            functions.push_back({name, function.contains("parameters")
-                                           ? plain(function["parameters"])
-                                           : nlohmann::json()});
+            // Schemas stay ordered_json: generated objects follow the order of `properties`.
+            functions.push_back(
+                {name, function.contains("parameters") ? function["parameters"] : json()});
         }
         if (functions.empty()) {
             return invalid_request("'tool_choice' names the function '" + forced_name +
@@ -103,7 +98,7 @@ ApiResult<OutputPlan> plan_chat_output(ChatCompletionRequest& request,
                 return invalid_request("'response_format.json_schema' needs a 'schema'.",
                                        "response_format.json_schema.schema", "missing_required");
             }
-            auto compiled = grammar::compile_json_schema(plain(spec["schema"]));
+            auto compiled = grammar::compile_json_schema(spec["schema"]);
             if (!compiled.has_value()) {
                 return schema_error(compiled.status().message(),
                                     "response_format.json_schema.schema");

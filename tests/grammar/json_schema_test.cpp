@@ -60,6 +60,101 @@ TEST(JsonSchemaGrammar, ObjectPropertiesInOrderWithOptionalOnes) {
     EXPECT_FALSE(accepts(g, R"({, "b": "x"})"));
 }
 
+TEST(JsonSchemaGrammar, PropertiesFollowTheSchemaOrder) {
+    // As written in the request (ordered_json), not alphabetically: zeta, alpha, mid.
+    const auto schema = nlohmann::ordered_json::parse(R"({"type": "object", "properties": {
+        "zeta": {"type": "integer"}, "alpha": {"type": "integer"}, "mid": {"type": "integer"}},
+        "required": ["zeta", "alpha", "mid"], "additionalProperties": false})");
+    auto compiled = compile_json_schema(schema);
+    ASSERT_TRUE(compiled.has_value()) << compiled.status().message();
+    const auto& g = *compiled;
+    EXPECT_TRUE(accepts(g, R"({"zeta": 1, "alpha": 2, "mid": 3})"));
+    EXPECT_FALSE(accepts(g, R"({"alpha": 2, "mid": 3, "zeta": 1})"));
+    EXPECT_FALSE(accepts(g, R"({"alpha": 2, "zeta": 1, "mid": 3})"));
+    const auto vocab = test::walk_vocabulary();
+    for (uint64_t seed = 0; seed < 20; ++seed) {
+        const test::WalkOutcome out = test::random_walk(g, vocab, seed, 40);
+        std::vector<std::string> keys;
+        const auto parsed = nlohmann::ordered_json::parse(out.text);
+        for (const auto& [key, value] : parsed.items()) {
+            keys.push_back(key);
+        }
+        EXPECT_EQ(keys, (std::vector<std::string>{"zeta", "alpha", "mid"})) << out.text;
+    }
+}
+
+TEST(JsonSchemaGrammar, OneOfWithExclusiveBranches) {
+    // Different types, distinct values, disjoint ranges, a required discriminator, closed
+    // objects with different required properties, through $refs and nested unions.
+    for (
+        const char* text : {
+            R"({"oneOf": [{"type": "string"}, {"type": "integer"}, {"type": "null"}]})",
+            R"({"oneOf": [{"const": "a"}, {"enum": ["b", "c"]}, {"type": "integer"}]})",
+            R"({"oneOf": [{"type": "integer", "maximum": 9}, {"type": "integer", "minimum": 10}]})",
+            R"({"oneOf": [{"type": "string", "maxLength": 2}, {"type": "string", "minLength": 3}]})",
+            R"({"oneOf": [
+                 {"type": "object", "properties": {"kind": {"const": "circle"}, "r": {"type": "number"}},
+                  "required": ["kind", "r"]},
+                 {"type": "object", "properties": {"kind": {"const": "square"}, "side": {"type": "number"}},
+                  "required": ["kind", "side"]}]})",
+            R"({"oneOf": [
+                 {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"],
+                  "additionalProperties": false},
+                 {"type": "object", "properties": {"b": {"type": "integer"}}, "required": ["b"],
+                  "additionalProperties": false}]})",
+            R"({"$defs": {"s": {"type": "string"}, "n": {"type": "number"}},
+                 "oneOf": [{"$ref": "#/$defs/s"}, {"$ref": "#/$defs/n"},
+                           {"anyOf": [{"type": "boolean"}, {"type": "null"}]}]})",
+        }) {
+        const json schema = json::parse(text);
+        auto g = compile_json_schema(schema);
+        ASSERT_TRUE(g.has_value()) << text << ": " << g.status().message();
+        // Every generated value matches exactly one branch.
+        test::SchemaValidator validator(schema);
+        const auto vocab = test::walk_vocabulary();
+        for (uint64_t seed = 0; seed < 30; ++seed) {
+            const test::WalkOutcome out = test::random_walk(*g, vocab, seed, 30);
+            json parsed;
+            ASSERT_NO_THROW(parsed = json::parse(out.text)) << out.text;
+            EXPECT_EQ(validator.validate(parsed), "") << text << ": " << out.text;
+        }
+    }
+    auto shapes = compile_or_die(json::parse(R"({"oneOf": [
+        {"type": "object", "properties": {"kind": {"const": "a"}}, "required": ["kind"]},
+        {"type": "object", "properties": {"kind": {"const": "b"}, "x": {"type": "integer"}},
+         "required": ["kind", "x"]}]})"));
+    EXPECT_TRUE(accepts(shapes, R"({"kind": "a"})"));
+    EXPECT_TRUE(accepts(shapes, R"({"kind": "b", "x": 1})"));
+    EXPECT_FALSE(accepts(shapes, R"({"kind": "c"})"));
+}
+
+TEST(JsonSchemaGrammar, OneOfWithOverlappingBranchesIsRejected) {
+    for (
+        const char* text : {
+            // "ab" matches both.
+            R"({"oneOf": [{"type": "string"}, {"type": "string", "maxLength": 3}]})",
+            // 1 is an integer and a number.
+            R"({"oneOf": [{"type": "number"}, {"type": "integer"}]})",
+            // Without a 'type', the first branch validates strings as well.
+            R"({"oneOf": [{"properties": {"a": {"type": "integer"}}}, {"type": "string"}]})",
+            // {"kind": "x", "n": 1} matches both: no discriminator.
+            R"({"oneOf": [
+                 {"type": "object", "properties": {"kind": {"type": "string"}}, "required": ["kind"]},
+                 {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}]})",
+            R"({"oneOf": [{"enum": ["a", "b"]}, {"const": "b"}]})",
+            R"({"oneOf": [{"type": "integer", "minimum": 0, "maximum": 10}, {"type": "integer", "minimum": 10}]})",
+        }) {
+        const std::string error = error_of(json::parse(text));
+        EXPECT_NE(error.find("'oneOf'"), std::string::npos) << text << ": " << error;
+        EXPECT_NE(error.find("may both match"), std::string::npos) << error;
+    }
+    // The path names the oneOf and the branches.
+    const std::string nested = error_of(json::parse(
+        R"({"type": "object", "properties": {"v": {"oneOf": [{"type": "integer"}, {}]}}})"));
+    EXPECT_NE(nested.find("#/properties/v/oneOf"), std::string::npos) << nested;
+    EXPECT_NE(nested.find("branches 0 and 1"), std::string::npos) << nested;
+}
+
 TEST(JsonSchemaGrammar, IntegerRanges) {
     struct Case {
         json schema;

@@ -54,6 +54,51 @@ TEST(PlanChatOutput, ResponseFormats) {
     EXPECT_EQ(plain.value().grammar, nullptr);
 }
 
+// The request body's key order reaches the grammar: properties come out as the schema lists
+// them (zeta, alpha, mid), in JSON Schema answers and in forced tool-call arguments alike.
+TEST(PlanChatOutput, PropertiesKeepTheRequestOrder) {
+    const char* schema = R"({"type": "object", "properties": {"zeta": {"type": "integer"},
+        "alpha": {"type": "integer"}, "mid": {"type": "integer"}},
+        "required": ["zeta", "alpha", "mid"], "additionalProperties": false})";
+    auto parsed = parse_chat_completion_request(
+        std::string(R"({"model": "m", "messages": [{"role": "user", "content": "hi"}],
+        "response_format": {"type": "json_schema", "json_schema": {"name": "o", "schema": )") +
+        schema + "}}}");
+    ASSERT_TRUE(parsed.ok()) << parsed.error().message;
+    auto plan = plan_chat_output(parsed.value(), kHermesTemplate);
+    ASSERT_TRUE(plan.ok()) << plan.error().message;
+    grammar::Matcher in_order(plan.value().grammar, nullptr);
+    EXPECT_TRUE(in_order.accept_bytes(R"({"zeta": 1, "alpha": 2, "mid": 3})").is_ok());
+    EXPECT_TRUE(in_order.is_accepting());
+    grammar::Matcher sorted(plan.value().grammar, nullptr);
+    EXPECT_FALSE(sorted.accept_bytes(R"({"alpha": 2, "mid": 3, "zeta": 1})").is_ok());
+
+    auto with_tool = parse_chat_completion_request(
+        std::string(R"({"model": "m", "messages": [{"role": "user", "content": "hi"}],
+        "tool_choice": "required", "tools": [{"type": "function", "function": {"name": "f",
+        "parameters": )") +
+        schema + "}}]}");
+    ASSERT_TRUE(with_tool.ok()) << with_tool.error().message;
+    auto tool_plan = plan_chat_output(with_tool.value(), kHermesTemplate);
+    ASSERT_TRUE(tool_plan.ok()) << tool_plan.error().message;
+    grammar::Matcher call(tool_plan.value().grammar, nullptr);
+    EXPECT_TRUE(call.accept_bytes("<tool_call>\n{\"name\": \"f\", \"arguments\": "
+                                  "{\"zeta\": 1, \"alpha\": 2, \"mid\": 3}}\n</tool_call>")
+                    .is_ok());
+    EXPECT_TRUE(call.is_accepting());
+}
+
+TEST(PlanChatOutput, OverlappingOneOfIsA400NamingIt) {
+    auto r = request_with(json::parse(R"({"response_format": {"type": "json_schema",
+        "json_schema": {"name": "x", "schema": {"oneOf": [{"type": "string"},
+        {"type": "string", "maxLength": 3}]}}}})"));
+    auto error = plan_chat_output(r, kHermesTemplate);
+    ASSERT_FALSE(error.ok());
+    EXPECT_EQ(error.error().http_status, 400);
+    EXPECT_NE(error.error().message.find("'oneOf'"), std::string::npos) << error.error().message;
+    EXPECT_EQ(error.error().param, "response_format.json_schema.schema");
+}
+
 TEST(PlanChatOutput, ToolChoices) {
     auto none = request_with({{"tools", tools()}, {"tool_choice", "none"}});
     auto p_none = plan_chat_output(none, kHermesTemplate);
