@@ -9,6 +9,7 @@ namespace cria::app {
 
 void add_show_command(CLI::App& root);
 void add_ps_command(CLI::App& root);
+void add_stop_command(CLI::App& root);
 void add_render_template_command(CLI::App& root);
 void add_tokenize_command(CLI::App& root);
 void add_detokenize_command(CLI::App& root);

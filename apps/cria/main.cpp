@@ -8,6 +8,7 @@ int main(int argc, char** argv) {
     root.set_version_flag("--version", "cria 0.1.0");
     cria::app::add_show_command(root);
     cria::app::add_ps_command(root);
+    cria::app::add_stop_command(root);
     cria::app::add_render_template_command(root);
     cria::app::add_tokenize_command(root);
     cria::app::add_detokenize_command(root);

@@ -9,6 +9,7 @@
 #include "gguf/model_summary.h"
 #include "gguf/reader.h"
 #include "server/http.h"
+#include "server/ollama_chat.h"
 #include "store/model_options.h"
 
 namespace cria::server {
@@ -319,8 +320,21 @@ ApiResult<CreateRequest> parse_create_request(const nlohmann::json& body) {
     return request;
 }
 
-void register_ollama_routes(httplib::Server& router, ModelRegistry& models,
-                            store::ModelStore& store, const store::RegistryOptions& registry) {
+json loaded_model_json(const LoadedModelInfo& info) {
+    return json{{"name", info.source.name},
+                {"model", info.source.name},
+                {"size", info.size_bytes},
+                {"digest", info.source.digest},
+                {"details", details_json(info.source.config)},
+                {"expires_at",
+                 info.expires_at ? ollama_timestamp(*info.expires_at) : std::string(kNeverExpires)},
+                {"size_vram", 0},
+                {"context_length", info.context_length}};
+}
+
+void register_ollama_routes(httplib::Server& router, ModelManager& models, store::ModelStore& store,
+                            const store::RegistryOptions& registry) {
+    register_ollama_generation_routes(router, models);
     router.Get("/api/tags", [&store](const httplib::Request&, httplib::Response& res) {
         auto entries = store.list();
         if (!entries) return send_status_error(res, entries.status());
@@ -345,15 +359,17 @@ void register_ollama_routes(httplib::Server& router, ModelRegistry& models,
         if (!copied) return send_status_error(res, copied);
         res.status = 200;
     });
-    router.Delete("/api/delete", [&store](const httplib::Request& req, httplib::Response& res) {
-        auto body = parse_body(req, res);
-        if (!body) return;
-        const std::string name = model_field(*body);
-        if (name.empty()) return send_ollama_error(res, 400, "model is required");
-        const Status removed = store.remove(name);
-        if (!removed) return send_status_error(res, removed);
-        res.status = 200;
-    });
+    router.Delete("/api/delete",
+                  [&store, &models](const httplib::Request& req, httplib::Response& res) {
+                      auto body = parse_body(req, res);
+                      if (!body) return;
+                      const std::string name = model_field(*body);
+                      if (name.empty()) return send_ollama_error(res, 400, "model is required");
+                      const Status removed = store.remove(name);
+                      if (!removed) return send_status_error(res, removed);
+                      models.unload(name);
+                      res.status = 200;
+                  });
     router.Get(R"(/api/blobs/([^/]+))",
                [&store](const httplib::Request& req, httplib::Response& res) {
                    auto digest = store::Digest::parse(req.matches[1].str());
@@ -399,24 +415,9 @@ void register_ollama_routes(httplib::Server& router, ModelRegistry& models,
                     if (body->value("stream", true)) return stream_progress(res, work);
                     respond_once(res, work);
                 });
-    router.Get("/api/ps", [&models, &store](const httplib::Request&, httplib::Response& res) {
+    router.Get("/api/ps", [&models](const httplib::Request&, httplib::Response& res) {
         json list = json::array();
-        for (const ModelCard& card : models.cards()) {
-            json entry{{"name", card.id},
-                       {"model", card.id},
-                       {"size", 0},
-                       {"digest", ""},
-                       {"details", details_json(nlohmann::json::object())},
-                       {"expires_at", "0001-01-01T00:00:00Z"},
-                       {"size_vram", 0}};
-            if (auto manifest = store.read_manifest(card.id)) {
-                if (const auto* layer = manifest->find(store::media_type::kModel)) {
-                    entry["size"] = layer->size;
-                }
-                entry["details"] = details_json(read_config(store, *manifest));
-            }
-            list.push_back(entry);
-        }
+        for (const LoadedModelInfo& info : models.loaded()) list.push_back(loaded_model_json(info));
         send_json(res, 200, json{{"models", list}});
     });
 }

@@ -10,6 +10,7 @@
 //                                     messages, license, stream}: NDJSON progress
 //   POST   /api/pull                 {model, insecure, stream}: NDJSON progress
 //   GET    /api/ps                   the models the server has loaded
+//   POST   /api/chat, /api/generate  see ollama_chat.h
 //
 // Errors are Ollama's: {"error": "..."} with 400 for bad requests and 404 for unknown models.
 // The JSON builders are pure functions so that the shapes are unit-tested without a socket.
@@ -21,7 +22,7 @@
 #include <string>
 #include <vector>
 
-#include "server/generation.h"
+#include "server/model_manager.h"
 #include "store/model_store.h"
 #include "store/registry_client.h"
 
@@ -41,8 +42,15 @@ struct CreateRequest {
 };
 ApiResult<CreateRequest> parse_create_request(const nlohmann::json& body);
 
-// Registers the routes above. `store` and `models` must outlive the server.
-void register_ollama_routes(httplib::Server& router, ModelRegistry& models,
-                            store::ModelStore& store, const store::RegistryOptions& registry);
+// What /api/ps lists for a loaded model: name, model, size (the memory estimate), digest,
+// details, expires_at (Ollama's zero time for never), size_vram, context_length.
+nlohmann::ordered_json loaded_model_json(const LoadedModelInfo& info);
+// Ollama's zero time, shown for models that never expire.
+inline constexpr const char* kNeverExpires = "0001-01-01T00:00:00Z";
+
+// Registers the routes above and /api/chat and /api/generate (ollama_chat.h). `store` and
+// `models` must outlive the server.
+void register_ollama_routes(httplib::Server& router, ModelManager& models, store::ModelStore& store,
+                            const store::RegistryOptions& registry);
 
 }  // namespace cria::server

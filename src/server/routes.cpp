@@ -7,6 +7,7 @@
 
 #include "core/log.h"
 #include "server/http.h"
+#include "server/model_defaults.h"
 #include "server/structured_output.h"
 
 namespace cria::server {
@@ -31,10 +32,12 @@ struct JobEvents {
 
 // Everything a request needs from the time its prompt is known until its last choice is done.
 struct PreparedRequest {
+    ModelLease lease;  // keeps the model loaded until the last chunk is written
     ServedModel* model = nullptr;
     GenerationRequest generation;
     std::vector<std::vector<int32_t>> prompts;
     std::vector<ChoiceJob> jobs;
+    std::unique_ptr<PendingGeneration> pending;  // set by start_generation()
     ResponseMeta meta;
     bool include_usage = false;
     Usage usage;
@@ -44,7 +47,32 @@ Status client_gone() {
     return cancelled("the client closed the connection");
 }
 
-// Runs every job of the request. kCancelled when the client left.
+// Queues the request's choices on the model before any byte of the response is written, so
+// that a full queue is answered with 503 (retryable) instead of a broken stream. False after
+// writing the error.
+bool start_generation(PreparedRequest& request, httplib::Response& res) {
+    std::vector<ChoiceSpec> choices;
+    for (const ChoiceJob& job : request.jobs) choices.push_back({job.prompt, job.index});
+    Expected<std::unique_ptr<PendingGeneration>> pending =
+        request.model->start(request.prompts, choices, request.generation);
+    if (pending.has_value()) {
+        request.pending = std::move(pending).value();
+        return true;
+    }
+    const Status& status = pending.status();
+    if (status.code() == ErrorCode::kResourceExhausted ||
+        status.code() == ErrorCode::kUnavailable) {
+        res.set_header("Retry-After", "1");
+        send_error(res, server_busy(status.message()));
+    } else if (status.code() == ErrorCode::kInvalidArgument) {
+        send_error(res, invalid_request(status.message()));
+    } else {
+        send_error(res, internal_fault(status.message()));
+    }
+    return false;
+}
+
+// Runs every job of the started request. kCancelled when the client left.
 Status run_jobs(PreparedRequest& request, const JobEvents& events,
                 const CancelCheck& is_cancelled) {
     for (const ChoiceJob& job : request.jobs) {
@@ -57,8 +85,6 @@ Status run_jobs(PreparedRequest& request, const JobEvents& events,
         }
         return request.jobs.front();  // unreachable: the model only reports the jobs it got
     };
-    std::vector<ChoiceSpec> choices;
-    for (const ChoiceJob& job : request.jobs) choices.push_back({job.prompt, job.index});
     GenerationEvents model_events;
     model_events.on_piece = [&](int index, const std::string& text,
                                 std::vector<TokenLogprob>&& logprobs) {
@@ -68,8 +94,8 @@ Status run_jobs(PreparedRequest& request, const JobEvents& events,
         request.usage.completion_tokens += outcome.completion_tokens;
         return events.on_finish ? events.on_finish(job_of(outcome.index), outcome) : true;
     };
-    const Status status = request.model->generate(request.prompts, choices, request.generation,
-                                                  model_events, is_cancelled);
+    const Status status = request.pending->wait(model_events, is_cancelled);
+    request.pending.reset();
     if (status.code() == ErrorCode::kCancelled) {
         CRIA_LOG_INFO("%s: the client closed the connection; generation stopped",
                       request.meta.id.c_str());
@@ -82,19 +108,35 @@ ResponseMeta make_meta(const char* id_prefix, const ServedModel& model, const st
                         model.fingerprint()};
 }
 
-// Looks the model up and checks what depends on it; nullptr after writing the error.
-ServedModel* resolve_model(ModelRegistry& models, const std::string& name,
-                           const GenerationRequest& generation, httplib::Response& res) {
-    ServedModel* model = models.find(name);
-    if (model == nullptr) {
-        send_error(res, model_not_found(name));
-        return nullptr;
+// Leases the model (loading it when needed) and checks what depends on it; nullopt after
+// writing the error.
+std::optional<ModelLease> resolve_model(ModelManager& models, const std::string& name,
+                                        const GenerationRequest& generation,
+                                        httplib::Response& res) {
+    Expected<ModelLease> lease = models.acquire(name);
+    if (!lease.has_value()) {
+        if (lease.status().code() == ErrorCode::kNotFound) {
+            send_error(res, model_not_found(name));
+        } else if (lease.status().code() == ErrorCode::kResourceExhausted) {
+            ApiError error = internal_fault(lease.status().message());
+            error.http_status = 503;
+            send_error(res, error);
+        } else {
+            send_error(res, internal_fault(lease.status().message()));
+        }
+        return std::nullopt;
     }
-    if (auto error = validate_for_vocabulary(generation, model->n_vocab())) {
+    if (auto error = validate_for_vocabulary(generation, lease->model().n_vocab())) {
         send_error(res, *error);
-        return nullptr;
+        return std::nullopt;
     }
-    return model;
+    return std::move(lease).value();
+}
+
+// The request body as JSON, to see which fields the client sent (the parser fills defaults).
+nlohmann::json body_fields(const httplib::Request& req) {
+    nlohmann::json body = nlohmann::json::parse(req.body, nullptr, false);
+    return body.is_object() ? body : nlohmann::json::object();
 }
 
 // The prompt must leave room for at least one generated token.
@@ -117,6 +159,7 @@ void log_failure(const PreparedRequest& request, const Status& status) {
 void stream_response(const httplib::Request& req, httplib::Response& res,
                      std::shared_ptr<PreparedRequest> request, const char* chunk_object,
                      std::function<JobEvents(SseWriter&, PreparedRequest&)> build_events) {
+    if (!start_generation(*request, res)) return;
     const ClientConnection connection(req);
     set_event_stream_headers(res);
     res.set_chunked_content_provider(
@@ -146,6 +189,7 @@ void stream_response(const httplib::Request& req, httplib::Response& res,
 std::optional<std::vector<ChoiceOutcome>> run_to_completion(const httplib::Request& req,
                                                             httplib::Response& res,
                                                             PreparedRequest& request) {
+    if (!start_generation(request, res)) return std::nullopt;
     const ClientConnection connection(req);
     std::vector<ChoiceOutcome> outcomes(request.jobs.size());
     JobEvents events;
@@ -172,12 +216,17 @@ ChoiceResult to_choice(int index, ChoiceOutcome&& outcome) {
                         std::move(outcome.logprobs)};
 }
 
-void handle_chat(ModelRegistry& models, const httplib::Request& req, httplib::Response& res) {
+void handle_chat(ModelManager& models, const httplib::Request& req, httplib::Response& res) {
     ApiResult<ChatCompletionRequest> parsed = parse_chat_completion_request(req.body);
     if (!parsed.ok()) return send_error(res, parsed.error());
     ChatCompletionRequest& chat = parsed.value();
-    ServedModel* model = resolve_model(models, chat.model, chat.generation, res);
-    if (model == nullptr) return;
+    std::optional<ModelLease> lease = resolve_model(models, chat.model, chat.generation, res);
+    if (!lease) return;
+    ServedModel* model = &lease->model();
+    // The Modelfile's SYSTEM, MESSAGE and PARAMETER values for what the request left out.
+    const store::ModelRecipe& recipe = lease->source().recipe;
+    apply_recipe_messages(chat.messages, recipe);
+    apply_model_parameters(chat.generation, recipe.parameters, body_fields(req));
     ApiResult<OutputPlan> planned = plan_chat_output(chat, model->chat_template_source());
     if (!planned.ok()) return send_error(res, planned.error());
     auto plan = std::make_shared<OutputPlan>(std::move(planned.value()));
@@ -197,6 +246,7 @@ void handle_chat(ModelRegistry& models, const httplib::Request& req, httplib::Re
     const bool shaped = plan->split_reasoning || plan->parse_tool_calls;
 
     auto request = std::make_shared<PreparedRequest>();
+    request->lease = std::move(*lease);
     request->model = model;
     request->generation = chat.generation;
     request->generation.grammar = plan->grammar;
@@ -307,14 +357,19 @@ void handle_chat(ModelRegistry& models, const httplib::Request& req, httplib::Re
         });
 }
 
-void handle_completion(ModelRegistry& models, const httplib::Request& req, httplib::Response& res) {
+void handle_completion(ModelManager& models, const httplib::Request& req, httplib::Response& res) {
     ApiResult<CompletionRequest> parsed = parse_completion_request(req.body);
     if (!parsed.ok()) return send_error(res, parsed.error());
     CompletionRequest& completion = parsed.value();
-    ServedModel* model = resolve_model(models, completion.model, completion.generation, res);
-    if (model == nullptr) return;
+    std::optional<ModelLease> lease =
+        resolve_model(models, completion.model, completion.generation, res);
+    if (!lease) return;
+    ServedModel* model = &lease->model();
+    apply_model_parameters(completion.generation, lease->source().recipe.parameters,
+                           body_fields(req));
 
     auto request = std::make_shared<PreparedRequest>();
+    request->lease = std::move(*lease);
     request->model = model;
     request->generation = completion.generation;
     // The echoed prompt text, per prompt: what the client sent, or the ids detokenized.
@@ -395,9 +450,17 @@ void handle_completion(ModelRegistry& models, const httplib::Request& req, httpl
         });
 }
 
+std::vector<ModelCard> model_cards(const ModelManager& models) {
+    std::vector<ModelCard> cards;
+    for (const ModelSource& source : models.servable()) {
+        cards.push_back({source.name, source.modified_unix});
+    }
+    return cards;
+}
+
 }  // namespace
 
-void register_routes(httplib::Server& router, ModelRegistry& models) {
+void register_routes(httplib::Server& router, ModelManager& models) {
     // Health: GET and HEAD (httplib answers HEAD from the GET route without a body).
     router.Get("/", [](const httplib::Request&, httplib::Response& res) {
         res.set_content("cria is running", "text/plain");
@@ -406,15 +469,14 @@ void register_routes(httplib::Server& router, ModelRegistry& models) {
         send_json(res, 200, json{{"version", CRIA_VERSION}});
     });
     router.Get("/v1/models", [&models](const httplib::Request&, httplib::Response& res) {
-        send_json(res, 200, model_list_json(models.cards()));
+        send_json(res, 200, model_list_json(model_cards(models)));
     });
     router.Get(R"(/v1/models/(.+))",
                [&models](const httplib::Request& req, httplib::Response& res) {
                    const std::string name = req.matches[1];
-                   for (const ModelCard& card : models.cards()) {
-                       if (card.id == name) return send_json(res, 200, model_json(card));
-                   }
-                   send_error(res, model_not_found(name));
+                   Expected<ModelSource> source = models.resolve(name);
+                   if (!source.has_value()) return send_error(res, model_not_found(name));
+                   send_json(res, 200, model_json({source->name, source->modified_unix}));
                });
     router.Post("/v1/chat/completions",
                 [&models](const httplib::Request& req, httplib::Response& res) {

@@ -4,11 +4,12 @@
 
 #include <httplib.h>
 
-#include "server/generation.h"
+#include "server/model_manager.h"
 
 namespace cria::server {
 
-// Registers every route on `router`. `models` must outlive the server.
-void register_routes(httplib::Server& router, ModelRegistry& models);
+// Registers every route on `router`. Requests name models through `models`, which loads them on
+// demand and must outlive the server.
+void register_routes(httplib::Server& router, ModelManager& models);
 
 }  // namespace cria::server

@@ -78,7 +78,7 @@ class OllamaApiTest : public ::testing::Test {
 
     fs::path root_;
     std::optional<store::ModelStore> store_;
-    ModelRegistry models_;
+    ModelManager models_{ModelManagerOptions{}, nullptr, {}};
     HttpServer http_{HttpOptions{}};
     int port_ = 0;
     std::thread thread_;

@@ -1,0 +1,615 @@
+#include "server/ollama_chat.h"
+
+#include <ctime>
+#include <limits>
+#include <memory>
+
+#include "core/log.h"
+#include "sampling/sampling_params.h"
+#include "server/http.h"
+#include "server/model_defaults.h"
+#include "server/structured_output.h"
+#include "store/model_options.h"
+
+namespace cria::server {
+namespace {
+
+using json = nlohmann::ordered_json;
+using Clock = std::chrono::steady_clock;
+
+// Context ids a client may send back: far more than any context cria can hold.
+constexpr size_t kMaxContextTokens = size_t{1} << 22;
+
+ApiError bad_field(const std::string& message) {
+    return invalid_request(message);
+}
+
+// The fields both endpoints share: model, options, keep_alive, stream, think, format (as an
+// OpenAI response_format, written into `openai`).
+std::optional<ApiError> read_common(const nlohmann::json& body, OllamaGenerationRequest& out,
+                                    nlohmann::json& openai) {
+    const auto model = body.find("model");
+    if (model != body.end() && !model->is_null() && !model->is_string()) {
+        return bad_field("model must be a string");
+    }
+    out.model = model != body.end() && model->is_string() ? model->get<std::string>() : "";
+    if (out.model.empty()) return bad_field("model is required");
+    openai["model"] = out.model;
+
+    if (const auto options = body.find("options"); options != body.end() && !options->is_null()) {
+        if (!options->is_object()) return bad_field("options must be an object");
+        Expected<nlohmann::json> normalized = store::normalize_options(*options);
+        if (!normalized.has_value()) return bad_field(normalized.status().message());
+        out.options = std::move(normalized).value();
+    }
+    if (const auto keep = body.find("keep_alive"); keep != body.end() && !keep->is_null()) {
+        Expected<KeepAlive> keep_alive = parse_keep_alive(*keep);
+        if (!keep_alive.has_value()) return bad_field(keep_alive.status().message());
+        out.keep_alive = *keep_alive;
+    }
+    if (const auto stream = body.find("stream"); stream != body.end() && !stream->is_null()) {
+        if (!stream->is_boolean()) return bad_field("stream must be true or false");
+        out.stream = stream->get<bool>();
+    }
+    if (const auto think = body.find("think"); think != body.end() && !think->is_null()) {
+        if (think->is_boolean()) {
+            out.think = think->get<bool>();
+        } else if (think->is_string() &&
+                   (*think == "low" || *think == "medium" || *think == "high")) {
+            out.think = true;  // effort levels: cria's templates only switch thinking on or off
+        } else {
+            return bad_field("think must be true, false, \"low\", \"medium\" or \"high\"");
+        }
+        if (out.think == false) openai["reasoning_effort"] = "none";
+    }
+    if (const auto format = body.find("format"); format != body.end() && !format->is_null()) {
+        if (format->is_string()) {
+            const std::string kind = format->get<std::string>();
+            if (kind == "json") {
+                openai["response_format"] = {{"type", "json_object"}};
+            } else if (!kind.empty()) {
+                return bad_field("format must be \"json\" or a JSON schema object, got \"" +
+                                 kind.substr(0, 64) + "\"");
+            }
+        } else if (format->is_object()) {
+            openai["response_format"] = {
+                {"type", "json_schema"},
+                {"json_schema", {{"name", "format"}, {"schema", *format}, {"strict", true}}}};
+        } else {
+            return bad_field("format must be \"json\" or a JSON schema object");
+        }
+    }
+    return std::nullopt;
+}
+
+std::optional<ApiError> reject_images(const nlohmann::json& object, const std::string& where) {
+    const auto images = object.find("images");
+    if (images != object.end() && !images->is_null() && !(images->is_array() && images->empty())) {
+        return bad_field(where + "images are not supported: cria serves text-only models");
+    }
+    return std::nullopt;
+}
+
+// Runs the synthesized OpenAI body through the /v1 parser for its message, tool and format
+// checks.
+std::optional<ApiError> parse_as_openai(const nlohmann::json& openai, ChatCompletionRequest& out) {
+    ApiResult<ChatCompletionRequest> parsed = parse_chat_completion_request(openai.dump());
+    if (!parsed.ok()) return parsed.error();
+    out = std::move(parsed.value());
+    return std::nullopt;
+}
+
+}  // namespace
+
+ApiResult<OllamaGenerationRequest> parse_ollama_chat_request(const nlohmann::json& body) {
+    if (!body.is_object()) return bad_field("the request body must be a JSON object");
+    OllamaGenerationRequest out;
+    out.is_chat = true;
+    nlohmann::json openai = nlohmann::json::object();
+    if (auto error = read_common(body, out, openai)) return *error;
+    const auto messages = body.find("messages");
+    if (messages != body.end() && !messages->is_null() && !messages->is_array()) {
+        return bad_field("messages must be an array");
+    }
+    if (const auto tools = body.find("tools"); tools != body.end() && !tools->is_null()) {
+        openai["tools"] = *tools;
+    }
+    if (messages == body.end() || messages->is_null() || messages->empty()) {
+        out.load_only = true;
+        return out;
+    }
+    nlohmann::json converted = nlohmann::json::array();
+    for (size_t i = 0; i < messages->size(); ++i) {
+        const nlohmann::json& message = (*messages)[i];
+        const std::string where = "messages[" + std::to_string(i) + "]: ";
+        if (!message.is_object()) return bad_field(where + "a message must be an object");
+        if (auto error = reject_images(message, where)) return *error;
+        nlohmann::json copy = message;
+        copy.erase("images");
+        // Ollama names the tool a result belongs to with tool_name; templates know `name`.
+        if (copy.contains("tool_name") && !copy.contains("name")) copy["name"] = copy["tool_name"];
+        // Ollama's thinking field of an earlier answer is what templates call reasoning_content.
+        if (copy.contains("thinking") && !copy.contains("reasoning_content")) {
+            copy["reasoning_content"] = copy["thinking"];
+        }
+        if (!copy.contains("content") && copy.value("role", "") != "assistant")
+            copy["content"] = "";
+        converted.push_back(std::move(copy));
+    }
+    openai["messages"] = std::move(converted);
+    if (auto error = parse_as_openai(openai, out.chat)) return *error;
+    return out;
+}
+
+ApiResult<OllamaGenerationRequest> parse_ollama_generate_request(const nlohmann::json& body) {
+    if (!body.is_object()) return bad_field("the request body must be a JSON object");
+    OllamaGenerationRequest out;
+    nlohmann::json openai = nlohmann::json::object();
+    if (auto error = read_common(body, out, openai)) return *error;
+    auto string_field = [&](const char* key, std::string& value) -> std::optional<ApiError> {
+        const auto it = body.find(key);
+        if (it == body.end() || it->is_null()) return std::nullopt;
+        if (!it->is_string()) return bad_field(std::string(key) + " must be a string");
+        value = it->get<std::string>();
+        return std::nullopt;
+    };
+    if (auto error = string_field("prompt", out.prompt)) return *error;
+    std::string text;
+    if (auto error = string_field("suffix", text)) return *error;
+    if (!text.empty()) {
+        return bad_field("suffix (fill-in-the-middle) is not supported by cria");
+    }
+    text.clear();
+    if (auto error = string_field("template", text)) return *error;
+    if (!text.empty()) {
+        return bad_field(
+            "template is not supported per request: cria's chat templates are Jinja, set per "
+            "model with a Modelfile TEMPLATE; use raw: true to send a prompt as is");
+    }
+    if (body.contains("system") && !body["system"].is_null()) {
+        std::string system;
+        if (auto error = string_field("system", system)) return *error;
+        out.system = system;
+    }
+    if (const auto raw = body.find("raw"); raw != body.end() && !raw->is_null()) {
+        if (!raw->is_boolean()) return bad_field("raw must be true or false");
+        out.raw = raw->get<bool>();
+    }
+    if (auto error = reject_images(body, "")) return *error;
+    if (const auto context = body.find("context"); context != body.end() && !context->is_null()) {
+        if (!context->is_array()) return bad_field("context must be an array of token ids");
+        if (context->size() > kMaxContextTokens) return bad_field("context is too long");
+        for (const nlohmann::json& id : *context) {
+            if (!id.is_number_integer() || id.get<int64_t>() < 0 ||
+                id.get<int64_t>() > std::numeric_limits<int32_t>::max()) {
+                return bad_field("context must be an array of token ids");
+            }
+            out.context.push_back(static_cast<int32_t>(id.get<int64_t>()));
+        }
+    }
+    if (out.prompt.empty()) {
+        out.load_only = true;
+        return out;
+    }
+    nlohmann::json messages = nlohmann::json::array();
+    if (out.system && !out.system->empty()) {
+        messages.push_back({{"role", "system"}, {"content", *out.system}});
+    }
+    messages.push_back({{"role", "user"}, {"content", out.prompt}});
+    openai["messages"] = std::move(messages);
+    if (auto error = parse_as_openai(openai, out.chat)) return *error;
+    return out;
+}
+
+std::string ollama_timestamp(std::chrono::system_clock::time_point when) {
+    const auto since_epoch = when.time_since_epoch();
+    const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(since_epoch);
+    const auto nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(since_epoch - seconds);
+    const std::time_t t = static_cast<std::time_t>(seconds.count());
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char date[32];
+    std::strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
+    char out[48];
+    std::snprintf(out, sizeof(out), "%s.%09lldZ", date, static_cast<long long>(nanos.count()));
+    return out;
+}
+
+json ollama_tool_calls(const json& openai_calls) {
+    json out = json::array();
+    if (!openai_calls.is_array()) return out;
+    for (const json& call : openai_calls) {
+        if (!call.is_object() || !call.contains("function")) continue;
+        const json& function = call["function"];
+        json arguments = function.value("arguments", json("{}"));
+        if (arguments.is_string()) {
+            json parsed = json::parse(arguments.get<std::string>(), nullptr, false);
+            if (!parsed.is_discarded()) arguments = std::move(parsed);
+        }
+        out.push_back(
+            {{"function", {{"name", function.value("name", "")}, {"arguments", arguments}}}});
+    }
+    return out;
+}
+
+json ollama_message(const std::string& content, const std::string& thinking,
+                    const json& tool_calls) {
+    json message = {{"role", "assistant"}, {"content", content}};
+    if (!thinking.empty()) message["thinking"] = thinking;
+    if (tool_calls.is_array() && !tool_calls.empty()) message["tool_calls"] = tool_calls;
+    return message;
+}
+
+json ollama_chat_chunk(const std::string& model, const std::string& created_at,
+                       const json& message) {
+    return {{"model", model}, {"created_at", created_at}, {"message", message}, {"done", false}};
+}
+
+json ollama_generate_chunk(const std::string& model, const std::string& created_at,
+                           const std::string& response, const std::string& thinking) {
+    json chunk = {{"model", model}, {"created_at", created_at}, {"response", response}};
+    if (!thinking.empty()) chunk["thinking"] = thinking;
+    chunk["done"] = false;
+    return chunk;
+}
+
+json ollama_final(json body, const std::string& done_reason, const OllamaStats& stats,
+                  const std::vector<int32_t>* context) {
+    body["done"] = true;
+    body["done_reason"] = done_reason;
+    if (context != nullptr) body["context"] = *context;
+    body["total_duration"] = stats.total.count();
+    body["load_duration"] = stats.load.count();
+    body["prompt_eval_count"] = stats.prompt_eval_count;
+    body["prompt_eval_duration"] = stats.prompt_eval.count();
+    body["eval_count"] = stats.eval_count;
+    body["eval_duration"] = stats.eval.count();
+    return body;
+}
+
+namespace {
+
+void send_ollama_error(httplib::Response& res, int status, const std::string& message) {
+    send_json(res, status, json{{"error", message}});
+}
+
+int http_status_of(const Status& status) {
+    switch (status.code()) {
+        case ErrorCode::kNotFound:
+            return 404;
+        case ErrorCode::kInvalidArgument:
+        case ErrorCode::kOutOfRange:
+        case ErrorCode::kUnsupported:
+            return 400;
+        case ErrorCode::kResourceExhausted:
+            return 503;
+        default:
+            return 500;
+    }
+}
+
+// Everything a request needs once its prompt is known, shared with the stream's provider.
+struct OllamaJob {
+    ModelLease lease;
+    OllamaGenerationRequest request;
+    std::vector<int32_t> prompt;
+    GenerationRequest generation;
+    OutputPlan plan;
+    bool shaped = false;
+    std::string created_at;
+    Clock::time_point started;
+};
+
+// One piece of output as Ollama splits it.
+struct Piece {
+    std::string content;
+    std::string thinking;
+};
+
+Piece piece_of(const std::vector<json>& deltas) {
+    Piece piece;
+    for (const json& delta : deltas) {
+        if (delta.contains("content") && delta["content"].is_string()) {
+            piece.content += delta["content"].get<std::string>();
+        }
+        if (delta.contains("reasoning_content") && delta["reasoning_content"].is_string()) {
+            piece.thinking += delta["reasoning_content"].get<std::string>();
+        }
+    }
+    return piece;
+}
+
+json chunk_of(const OllamaJob& job, const Piece& piece) {
+    const std::string& model = job.request.model;
+    if (job.request.is_chat) {
+        return ollama_chat_chunk(model, job.created_at,
+                                 ollama_message(piece.content, piece.thinking, json::array()));
+    }
+    return ollama_generate_chunk(model, job.created_at, piece.content, piece.thinking);
+}
+
+// Generates the answer. With `emit`, every piece goes out as a chunk and the final object
+// closes the stream; without it the whole answer is gathered into the final object.
+Status run_job(OllamaJob& job, const std::function<bool(const json&)>& emit,
+               const CancelCheck& is_cancelled, json& final_object) {
+    ChatOutputShaper shaper(job.plan);
+    std::string content;
+    std::string thinking;
+    ChoiceOutcome outcome;
+    std::optional<Clock::time_point> first_piece;
+    const Clock::time_point generation_started = Clock::now();
+    auto take = [&](const std::vector<json>& deltas) {
+        const Piece piece = piece_of(deltas);
+        content += piece.content;
+        thinking += piece.thinking;
+        if (!emit || (piece.content.empty() && piece.thinking.empty())) return true;
+        return emit(chunk_of(job, piece));
+    };
+    GenerationEvents events;
+    events.on_piece = [&](int, const std::string& text, std::vector<TokenLogprob>&&) {
+        if (!first_piece) first_piece = Clock::now();
+        if (!job.shaped) return take({json{{"content", text}}});
+        return take(shaper.feed(text));
+    };
+    events.on_finish = [&](const ChoiceOutcome& finished) {
+        outcome = finished;
+        return true;
+    };
+    const Status status = job.lease.model().generate({job.prompt}, {ChoiceSpec{0, 0}},
+                                                     job.generation, events, is_cancelled);
+    if (!status.is_ok()) return status;
+    const Clock::time_point ended = Clock::now();
+    std::string finish_reason = outcome.finish_reason.empty() ? "stop" : outcome.finish_reason;
+    json tool_calls = json::array();
+    if (job.shaped) {
+        std::string shaped_reason = finish_reason;
+        if (!take(shaper.finish(shaped_reason)))
+            return cancelled("the client closed the connection");
+        json message = json::object();
+        shaper.fill_message(message);
+        if (message.contains("tool_calls")) tool_calls = ollama_tool_calls(message["tool_calls"]);
+    }
+    if (emit && !tool_calls.empty()) {
+        // Ollama sends the calls in a chunk of their own once they are complete.
+        if (!emit(ollama_chat_chunk(job.request.model, job.created_at,
+                                    ollama_message("", "", tool_calls)))) {
+            return cancelled("the client closed the connection");
+        }
+    }
+
+    OllamaStats stats;
+    stats.load = job.lease.load_duration();
+    stats.total = ended - job.started;
+    stats.prompt_eval_count = static_cast<int64_t>(job.prompt.size());
+    const Clock::time_point eval_start = first_piece.value_or(ended);
+    stats.prompt_eval = eval_start - generation_started;
+    stats.eval_count = outcome.completion_tokens;
+    stats.eval = ended - eval_start;
+    const bool whole = !emit;
+    if (job.request.is_chat) {
+        json message = whole ? ollama_message(content, thinking, tool_calls)
+                             : ollama_message("", "", json::array());
+        final_object = ollama_final(ollama_chat_chunk(job.request.model, job.created_at, message),
+                                    finish_reason, stats, nullptr);
+    } else {
+        std::vector<int32_t> context = job.prompt;
+        context.insert(context.end(), outcome.tokens.begin(), outcome.tokens.end());
+        final_object =
+            ollama_final(ollama_generate_chunk(job.request.model, job.created_at,
+                                               whole ? content : "", whole ? thinking : ""),
+                         finish_reason, stats, &context);
+    }
+    return Status::ok();
+}
+
+// The answer to a request with nothing to generate: the model loaded (or unloaded).
+json load_answer(const OllamaGenerationRequest& request, const std::string& created_at,
+                 const std::string& done_reason) {
+    json body = request.is_chat ? ollama_chat_chunk(request.model, created_at,
+                                                    ollama_message("", "", json::array()))
+                                : ollama_generate_chunk(request.model, created_at, "", "");
+    body["done"] = true;
+    body["done_reason"] = done_reason;
+    return body;
+}
+
+void send_line(httplib::Response& res, const json& body, bool stream) {
+    res.status = 200;
+    res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace) + "\n",
+                    stream ? "application/x-ndjson" : "application/json");
+}
+
+// Builds the prompt and the generation settings; writes the error and returns false when the
+// request cannot run.
+bool prepare(OllamaJob& job, httplib::Response& res) {
+    OllamaGenerationRequest& request = job.request;
+    ServedModel& model = job.lease.model();
+    const ModelSource& source = job.lease.source();
+
+    // Request options > Modelfile parameters > the sampler's defaults.
+    const nlohmann::json options = store::merge_options(source.recipe.parameters, request.options);
+    job.generation = GenerationRequest{};
+    job.generation.sampling = sampling::SamplingParams{};
+    apply_options(job.generation, options);
+    const Status valid =
+        sampling::validate_sampling_params(job.generation.sampling, model.n_vocab());
+    if (!valid.is_ok()) {
+        send_ollama_error(res, 400, valid.message());
+        return false;
+    }
+
+    const bool templated = !request.raw && !model.chat_template_source().empty();
+    if (request.is_chat || templated) {
+        if (request.is_chat) {
+            apply_recipe_messages(request.chat.messages, source.recipe);
+        } else if (!request.system && source.recipe.system && !source.recipe.system->empty()) {
+            // /api/generate takes the Modelfile's SYSTEM, not its MESSAGE history.
+            store::ModelRecipe system_only;
+            system_only.system = source.recipe.system;
+            apply_recipe_messages(request.chat.messages, system_only);
+        }
+        if (request.think == true && !chat::template_has_reasoning(model.chat_template_source())) {
+            send_ollama_error(res, 400, "\"" + request.model + "\" does not support thinking");
+            return false;
+        }
+        ApiResult<OutputPlan> planned =
+            plan_chat_output(request.chat, model.chat_template_source());
+        if (!planned.ok()) {
+            send_ollama_error(res, 400, planned.error().message);
+            return false;
+        }
+        job.plan = std::move(planned.value());
+        ApiResult<std::vector<int32_t>> prompt = model.chat_prompt(request.chat);
+        if (!prompt.ok()) {
+            send_ollama_error(res, prompt.error().http_status, prompt.error().message);
+            return false;
+        }
+        job.prompt = std::move(prompt.value());
+        if (job.plan.split_reasoning) {
+            const size_t tail = std::min<size_t>(job.prompt.size(), 16);
+            job.plan.starts_in_reasoning =
+                chat::prompt_opens_reasoning(model.detokenize(std::vector<int32_t>(
+                    job.prompt.end() - static_cast<long>(tail), job.prompt.end())));
+        }
+        job.shaped = job.plan.split_reasoning || job.plan.parse_tool_calls;
+    } else {
+        // raw, or a model without a chat template: the prompt as is. `format` still applies.
+        if (request.think == true) {
+            send_ollama_error(res, 400,
+                              "think needs the model's chat template; raw prompts have none");
+            return false;
+        }
+        ApiResult<OutputPlan> planned = plan_chat_output(request.chat, "");
+        if (!planned.ok()) {
+            send_ollama_error(res, 400, planned.error().message);
+            return false;
+        }
+        job.plan = std::move(planned.value());
+        job.plan.split_reasoning = false;
+        job.plan.parse_tool_calls = false;
+        PromptInput input;
+        input.text = request.prompt;
+        ApiResult<std::vector<int32_t>> prompt = model.completion_prompt(input);
+        if (!prompt.ok()) {
+            send_ollama_error(res, prompt.error().http_status, prompt.error().message);
+            return false;
+        }
+        job.prompt = std::move(prompt.value());
+    }
+    job.generation.grammar = job.plan.grammar;
+
+    if (!request.is_chat && !request.context.empty()) {
+        for (int32_t id : request.context) {
+            if (id >= model.n_vocab()) {
+                send_ollama_error(res, 400,
+                                  "context holds token id " + std::to_string(id) +
+                                      ", outside the model's vocabulary");
+                return false;
+            }
+        }
+        job.prompt.insert(job.prompt.begin(), request.context.begin(), request.context.end());
+    }
+    if (static_cast<int64_t>(job.prompt.size()) >= model.context_length()) {
+        send_ollama_error(res, 400,
+                          "the prompt is " + std::to_string(job.prompt.size()) +
+                              " tokens, but the model's context holds " +
+                              std::to_string(model.context_length()) +
+                              " (raise num_ctx in options or the Modelfile)");
+        return false;
+    }
+    return true;
+}
+
+void handle_generation(ModelManager& models, bool is_chat, const httplib::Request& req,
+                       httplib::Response& res) {
+    const Clock::time_point started = Clock::now();
+    const std::string created_at = ollama_timestamp(std::chrono::system_clock::now());
+    const nlohmann::json body = nlohmann::json::parse(req.body, nullptr, false);
+    if (body.is_discarded() || !body.is_object()) {
+        return send_ollama_error(res, 400, "the request body is not a JSON object");
+    }
+    ApiResult<OllamaGenerationRequest> parsed =
+        is_chat ? parse_ollama_chat_request(body) : parse_ollama_generate_request(body);
+    if (!parsed.ok()) return send_ollama_error(res, 400, parsed.error().message);
+    OllamaGenerationRequest& request = parsed.value();
+    const std::optional<int64_t> num_ctx = store::ModelOptions::from_json(request.options).num_ctx;
+
+    if (request.load_only && request.keep_alive && request.keep_alive->count() == 0) {
+        Expected<ModelSource> source = models.resolve(request.model);
+        if (!source.has_value()) {
+            return send_ollama_error(res, http_status_of(source.status()),
+                                     source.status().message());
+        }
+        models.unload(source->name);
+        return send_line(res, load_answer(request, created_at, "unload"), request.stream);
+    }
+    Expected<ModelLease> lease = models.acquire(request.model, num_ctx, request.keep_alive);
+    if (!lease.has_value()) {
+        return send_ollama_error(res, http_status_of(lease.status()), lease.status().message());
+    }
+    if (request.load_only) {
+        return send_line(res, load_answer(request, created_at, "load"), request.stream);
+    }
+
+    auto job = std::make_shared<OllamaJob>();
+    job->lease = std::move(lease).value();
+    job->request = std::move(request);
+    job->created_at = created_at;
+    job->started = started;
+    if (!prepare(*job, res)) return;
+
+    if (!job->request.stream) {
+        const ClientConnection connection(req);
+        json final_object;
+        const Status status = run_job(
+            *job, {}, [&] { return connection.disconnected(); }, final_object);
+        if (!status.is_ok()) {
+            if (status.code() != ErrorCode::kCancelled) {
+                CRIA_LOG_ERROR("generation failed: %s", status.message().c_str());
+            }
+            return send_ollama_error(res, http_status_of(status), status.message());
+        }
+        return send_line(res, final_object, false);
+    }
+    const ClientConnection connection(req);
+    res.status = 200;
+    res.set_header("Cache-Control", "no-cache");
+    res.set_chunked_content_provider(
+        "application/x-ndjson", [job, connection](size_t, httplib::DataSink& sink) {
+            bool client_present = true;
+            auto write_line = [&](const json& line) {
+                if (!client_present) return false;
+                const std::string text =
+                    line.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+                client_present = sink.write(text.data(), text.size());
+                return client_present;
+            };
+            json final_object;
+            const Status status = run_job(
+                *job, write_line, [&] { return !client_present || connection.disconnected(); },
+                final_object);
+            if (status.code() == ErrorCode::kCancelled) return false;  // drop the connection
+            if (!status.is_ok()) {
+                // Headers are out: the error travels as the last line.
+                CRIA_LOG_ERROR("generation failed: %s", status.message().c_str());
+                write_line(json{{"error", status.message()}});
+            } else {
+                write_line(final_object);
+            }
+            sink.done();
+            return true;
+        });
+}
+
+}  // namespace
+
+void register_ollama_generation_routes(httplib::Server& router, ModelManager& models) {
+    router.Post("/api/chat", [&models](const httplib::Request& req, httplib::Response& res) {
+        handle_generation(models, true, req, res);
+    });
+    router.Post("/api/generate", [&models](const httplib::Request& req, httplib::Response& res) {
+        handle_generation(models, false, req, res);
+    });
+}
+
+}  // namespace cria::server
