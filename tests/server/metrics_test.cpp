@@ -162,6 +162,16 @@ TEST(ServiceRoutes, HealthAndMetricsOverHttp) {
     server.router().Get("/v1/models", [](const httplib::Request&, httplib::Response& res) {
         send_json(res, 200, json::object());
     });
+    // Streamed answers are counted too (once, when the stream ends).
+    server.router().Post("/v1/completions", [](const httplib::Request&, httplib::Response& res) {
+        res.set_chunked_content_provider("text/event-stream", [](size_t, httplib::DataSink& sink) {
+            SseWriter writer(sink);
+            writer.send({{"i", 0}});
+            writer.send_done();
+            sink.done();
+            return true;
+        });
+    });
     server.start();
     httplib::Client client = server.client();
     // One connection: the server counts a request after writing its answer and before reading
@@ -181,6 +191,11 @@ TEST(ServiceRoutes, HealthAndMetricsOverHttp) {
     }
 
     for (int i = 0; i < 3; ++i) ASSERT_TRUE(client.Get("/v1/models"));
+    for (int i = 0; i < 2; ++i) {
+        auto streamed = client.Post("/v1/completions", "{}", "application/json");
+        ASSERT_TRUE(streamed);
+        EXPECT_EQ(streamed->body, "data: {\"i\":0}\n\ndata: [DONE]\n\n");
+    }
     ASSERT_TRUE(client.Get("/no/such/path"));
     ASSERT_TRUE(client.Get("/wp-admin/also/unknown"));
     metrics.add_prompt_tokens(7);
@@ -192,6 +207,9 @@ TEST(ServiceRoutes, HealthAndMetricsOverHttp) {
     EXPECT_EQ(scraped->get_header_value("Content-Type").rfind("text/plain; version=0.0.4", 0), 0u);
     const std::string& text = scraped->body;
     EXPECT_NE(text.find("cria_requests_total{endpoint=\"/v1/models\",status=\"200\"} 3\n"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("cria_requests_total{endpoint=\"/v1/completions\",status=\"200\"} 2\n"),
               std::string::npos)
         << text;
     EXPECT_NE(text.find("cria_requests_total{endpoint=\"other\",status=\"404\"} 2\n"),
