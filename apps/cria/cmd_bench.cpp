@@ -43,16 +43,33 @@ double median(std::vector<double> values) {
     return values.size() % 2 == 1 ? values[mid] : 0.5 * (values[mid - 1] + values[mid]);
 }
 
-// Bytes per second that `pool`'s threads read from a buffer far larger than the caches, best of
-// several passes. Each thread sums its own slice so that the reads cannot be optimized away.
-double measure_read_bandwidth(ThreadPool& pool) {
-    constexpr size_t kBytes = size_t{1} << 30;
-    const size_t n_words = kBytes / sizeof(uint64_t);
-    std::vector<uint64_t> buffer(n_words);
-    for (size_t i = 0; i < n_words; ++i) buffer[i] = i;
+// Reads a buffer far larger than the caches to measure the memory read bandwidth. On a shared
+// machine the bandwidth varies from second to second, so the bench probes it right after each
+// timed generation and compares each run with the bandwidth of its own moment.
+class BandwidthProbe {
+  public:
+    explicit BandwidthProbe(int threads)
+        : pool_(threads), buffer_((size_t{1} << 30) / sizeof(uint64_t)) {
+        for (size_t i = 0; i < buffer_.size(); ++i) buffer_[i] = i;
+    }
+    int threads() const { return pool_.size(); }
+    // Bytes per second, best of `passes` reads of the whole buffer.
+    double measure(int passes);
+
+  private:
+    ThreadPool pool_;
+    std::vector<uint64_t> buffer_;  // [1 GiB / 8]
+};
+
+// Each thread sums its own slice so that the reads cannot be optimized away.
+double BandwidthProbe::measure(int passes) {
+    ThreadPool& pool = pool_;
+    std::vector<uint64_t>& buffer = buffer_;
+    const size_t n_words = buffer.size();
+    const size_t kBytes = n_words * sizeof(uint64_t);
     std::vector<uint64_t> sums(static_cast<size_t>(pool.size()));
     double best = 0.0;
-    for (int pass = 0; pass < 5; ++pass) {
+    for (int pass = 0; pass < passes; ++pass) {
         const Clock::time_point start = Clock::now();
         pool.run_on_all([&](int index, int n_threads) {
             const size_t per_thread = n_words / static_cast<size_t>(n_threads);
@@ -103,7 +120,9 @@ Status run_bench(const BenchArgs& args) {
     CRIA_RETURN_IF_ERROR(engine->decode(*sequence, std::span<const int32_t>(&first, 1),
                                         engine::LogitsMode::kLast, logits));
 
-    std::vector<double> pp_rates, tg_rates;
+    BandwidthProbe probe(engine->n_threads());
+    std::vector<double> pp_rates, tg_rates, bandwidths, efficiencies;
+    const double per_token = static_cast<double>(model.bytes_per_token());
     for (int rep = 0; rep < args.repetitions; ++rep) {
         if (args.n_prompt > 0) {
             sequence->reset();
@@ -126,13 +145,13 @@ Status run_bench(const BenchArgs& args) {
                 // Random next tokens: sampling is not part of what is measured.
                 token = pick(rng);
             }
-            tg_rates.push_back(static_cast<double>(args.n_gen) / seconds_since(start));
+            const double rate = static_cast<double>(args.n_gen) / seconds_since(start);
+            tg_rates.push_back(rate);
+            bandwidths.push_back(probe.measure(3));
+            efficiencies.push_back(rate * per_token / bandwidths.back());
         }
     }
 
-    ThreadPool probe_pool(engine->n_threads());
-    const double bandwidth = measure_read_bandwidth(probe_pool);
-    const double per_token = static_cast<double>(model.bytes_per_token());
     const std::string file_type = model.file().find("general.file_type") != nullptr
                                       ? std::string(gguf::file_type_name(static_cast<uint32_t>(
                                             model.file().get_u64("general.file_type", 0))))
@@ -153,12 +172,17 @@ Status run_bench(const BenchArgs& args) {
                     tg, args.repetitions);
         if (args.depth > 0) std::printf(" after %lld tokens", static_cast<long long>(args.depth));
         std::printf("\n");
-        std::printf("bandwidth  %8.2f GB/s measured read bandwidth (%d threads)\n", bandwidth / 1e9,
-                    probe_pool.size());
+        const double bandwidth = median(bandwidths);
         std::printf(
-            "efficiency %7.1f %% of bandwidth in generation (%.2f tokens/s x %.1f MB / "
-            "%.2f GB/s)\n",
-            100.0 * tg * per_token / bandwidth, tg, per_token / 1e6, bandwidth / 1e9);
+            "bandwidth  %8.2f GB/s measured read bandwidth (%d threads; median of the probes "
+            "after each run, %.2f to %.2f)\n",
+            bandwidth / 1e9, probe.threads(),
+            *std::min_element(bandwidths.begin(), bandwidths.end()) / 1e9,
+            *std::max_element(bandwidths.begin(), bandwidths.end()) / 1e9);
+        std::printf(
+            "efficiency %7.1f %% of bandwidth in generation (median over runs of tokens/s x "
+            "%.1f MB / that run's bandwidth)\n",
+            100.0 * median(efficiencies), per_token / 1e6);
     }
     return Status::ok();
 }

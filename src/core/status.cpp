@@ -22,6 +22,8 @@ const char* error_code_name(ErrorCode code) {
             return "resource_exhausted";
         case ErrorCode::kCancelled:
             return "cancelled";
+        case ErrorCode::kUnavailable:
+            return "unavailable";
         case ErrorCode::kInternal:
             return "internal";
     }

@@ -18,6 +18,7 @@ enum class ErrorCode {
     kIo,                 // the operating system refused a read/write/map
     kResourceExhausted,  // a cap (memory, time, output size) was reached
     kCancelled,          // the caller asked to stop
+    kUnavailable,        // not now (loading, unloading, shutting down): retrying may work
     kInternal,           // a bug or an invariant that did not hold
 };
 
@@ -61,6 +62,9 @@ inline Status io_error(std::string m) {
 }
 inline Status resource_exhausted(std::string m) {
     return {ErrorCode::kResourceExhausted, std::move(m)};
+}
+inline Status unavailable(std::string m) {
+    return {ErrorCode::kUnavailable, std::move(m)};
 }
 inline Status cancelled(std::string m) {
     return {ErrorCode::kCancelled, std::move(m)};

@@ -40,6 +40,10 @@ class Sequence {
     // Forgets everything, or everything from position n on.
     void reset() { cache_->clear(); }
     Status truncate(int64_t n) { return cache_->truncate(n); }
+    // Takes positions [0, n) of another sequence of the same engine.
+    Status copy_prefix(const Sequence& from, int64_t n) {
+        return cache_->copy_prefix(*from.cache_, n);
+    }
 
   private:
     friend class Engine;

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cstring>
 #include <new>
 #include <string>
 
@@ -78,6 +79,26 @@ Status KvCache::truncate(int64_t n) {
     if (n < 0 || n > n_past_) {
         return out_of_range("cannot truncate a cache of " + std::to_string(n_past_) +
                             " positions to " + std::to_string(n));
+    }
+    n_past_ = n;
+    return Status::ok();
+}
+
+Status KvCache::copy_prefix(const KvCache& from, int64_t n) {
+    if (&from == this) return truncate(n);
+    if (from.type_ != type_ || from.capacity_ != capacity_ ||
+        from.layers_.size() != layers_.size() || from.view_.k_row_bytes != view_.k_row_bytes ||
+        from.view_.v_row_bytes != view_.v_row_bytes) {
+        return invalid_argument("the caches have different shapes");
+    }
+    if (n < 0 || n > from.n_past_) {
+        return out_of_range("cannot copy " + std::to_string(n) + " positions from a cache of " +
+                            std::to_string(from.n_past_));
+    }
+    const auto rows = static_cast<size_t>(n);
+    for (size_t il = 0; il < layers_.size(); ++il) {
+        std::memcpy(layers_[il].k, from.layers_[il].k, rows * view_.k_row_bytes);
+        std::memcpy(layers_[il].v, from.layers_[il].v, rows * view_.v_row_bytes);
     }
     n_past_ = n;
     return Status::ok();

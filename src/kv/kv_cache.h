@@ -41,6 +41,9 @@ class KvCache {
     // Keeps positions [0, n) and forgets the rest (n <= n_past).
     Status truncate(int64_t n);
     void clear() { n_past_ = 0; }
+    // Replaces this cache's contents with positions [0, n) of `from` (same model, type and
+    // capacity): sequences that share a prompt decode it once.
+    Status copy_prefix(const KvCache& from, int64_t n);
 
   private:
     KvCache() = default;

@@ -54,6 +54,15 @@ ApiError body_too_large(uint64_t cap_bytes) {
     return error;
 }
 
+ApiError server_busy(std::string message) {
+    ApiError error;
+    error.http_status = 503;
+    error.message = std::move(message);
+    error.type = "server_error";
+    error.code = "server_busy";
+    return error;
+}
+
 ApiError internal_fault(std::string message) {
     ApiError error;
     error.http_status = 500;

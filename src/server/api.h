@@ -37,6 +37,8 @@ ApiError context_length_exceeded(int64_t prompt_tokens, int64_t context_length,
                                  const std::string& param);
 ApiError body_too_large(uint64_t cap_bytes);
 ApiError internal_fault(std::string message);
+// 503: the server cannot take the request now (queue full, model unloading); retrying may work.
+ApiError server_busy(std::string message);
 nlohmann::ordered_json error_json(const ApiError& error);
 
 // A parse result: the value or the ApiError explaining why there is none.

@@ -10,6 +10,7 @@
 #include "chat/chat_template.h"
 #include "core/log.h"
 #include "engine/engine.h"
+#include "engine/scheduler.h"
 #include "gguf/reader.h"
 #include "grammar/matcher.h"
 #include "sampling/sampler.h"
@@ -30,15 +31,9 @@ struct ServedModel::Impl {
     std::string bos_text;
     std::string eos_text;
     std::vector<int32_t> end_tokens;  // sorted: generation ends when one is sampled
-    // Token bytes arranged for grammar masks; built on the first constrained request.
-    std::shared_ptr<const grammar::TokenVocabulary> grammar_vocabulary;
-
-    // State of the one sequence generations run on (used only under the lease).
-    std::unique_ptr<engine::Sequence> sequence;
-    std::vector<int32_t> decoded_prompt;  // what `sequence` holds up to prompt_logits
-    std::vector<float> prompt_logits;     // [n_vocab] after the last prompt token
-    std::vector<float> logits;            // [n_vocab] scratch for each generated token
-    std::timed_mutex generation_mutex;    // one request generates at a time
+    // Runs every request's choices in shared batches; declared after the engine it drives so
+    // that it stops first.
+    std::unique_ptr<engine::Scheduler> scheduler;
 
     bool is_end(int32_t token) const {
         return std::binary_search(end_tokens.begin(), end_tokens.end(), token);
@@ -92,6 +87,29 @@ std::string fingerprint_of(const std::string& path, uint64_t size, int64_t mtime
     return buf;
 }
 
+// Sequences to run at once when the operator does not say: as many as a quarter of the memory
+// available now holds caches for, at most 16 (beyond that, two cores gain little), at least 1.
+int default_parallelism(const engine::Engine& engine, int64_t context_length) {
+    const model::HParams& hp = engine.model().hparams();
+    const uint64_t per_position =
+        static_cast<uint64_t>(hp.n_layer) * (gguf::row_bytes(gguf::TensorType::kF16, hp.n_k()) +
+                                             gguf::row_bytes(gguf::TensorType::kF16, hp.n_v()));
+    const uint64_t per_sequence = std::max<uint64_t>(
+        1, per_position * static_cast<uint64_t>(std::max<int64_t>(context_length, 1)));
+    uint64_t available = 0;
+    if (std::FILE* meminfo = std::fopen("/proc/meminfo", "r")) {
+        char line[256];
+        while (std::fgets(line, sizeof(line), meminfo) != nullptr) {
+            unsigned long long kib = 0;
+            if (std::sscanf(line, "MemAvailable: %llu kB", &kib) == 1) available = kib * 1024;
+        }
+        std::fclose(meminfo);
+    }
+    if (available == 0) return 4;
+    const uint64_t fit = available / 4 / per_sequence;
+    return static_cast<int>(std::clamp<uint64_t>(fit, 1, 16));
+}
+
 }  // namespace
 
 ServedModel::ServedModel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -125,7 +143,6 @@ Expected<std::unique_ptr<ServedModel>> ServedModel::load(const std::string& name
     engine_options.context_length =
         trained > 0 ? std::min(options.context_length, trained) : options.context_length;
     CRIA_ASSIGN_OR_RETURN(impl->engine, engine::Engine::create(std::move(model), engine_options));
-    CRIA_ASSIGN_OR_RETURN(impl->sequence, impl->engine->create_sequence());
 
     impl->end_tokens = tok.eog_ids();
     if (impl->chat_template) {
@@ -140,6 +157,16 @@ Expected<std::unique_ptr<ServedModel>> ServedModel::load(const std::string& name
         CRIA_LOG_WARN("%s: the model names no end-of-turn token; answers end only at limits",
                       name.c_str());
     }
+    engine::SchedulerOptions scheduler_options;
+    scheduler_options.num_parallel =
+        options.num_parallel > 0
+            ? options.num_parallel
+            : default_parallelism(*impl->engine, engine_options.context_length);
+    scheduler_options.max_queue = options.max_queue;
+    scheduler_options.on_request_done = options.on_request_done;
+    CRIA_ASSIGN_OR_RETURN(impl->scheduler,
+                          engine::Scheduler::create(*impl->engine, *impl->tokenizer,
+                                                    impl->end_tokens, scheduler_options));
 
     struct stat info {};
     if (stat(path.c_str(), &info) == 0) impl->created = static_cast<int64_t>(info.st_mtime);
@@ -154,10 +181,19 @@ int64_t ServedModel::created() const {
     return impl_->created;
 }
 int64_t ServedModel::context_length() const {
-    return impl_->sequence->n_ctx();
+    return impl_->scheduler->context_length();
 }
 int32_t ServedModel::n_vocab() const {
     return static_cast<int32_t>(impl_->engine->n_vocab());
+}
+int ServedModel::num_parallel() const {
+    return impl_->scheduler->load().num_parallel;
+}
+int ServedModel::running_choices() const {
+    return impl_->scheduler->load().running;
+}
+int ServedModel::queued_requests() const {
+    return impl_->scheduler->load().queued_requests;
 }
 const std::string& ServedModel::fingerprint() const {
     return impl_->fingerprint;
@@ -234,204 +270,85 @@ std::string ServedModel::detokenize(const std::vector<int32_t>& tokens) const {
     return impl_->tokenizer->decode(tokens);
 }
 
-namespace {
-
-// Hands out generated text in whole characters with the logprobs of the tokens behind it. A
-// token's entry goes out with the first piece of text that reaches the token's first byte, so
-// a token whose text is still held back (a possible stop string, half a character) waits, and
-// one whose text turns out to be part of a stop string is never reported.
-class PieceEmitter {
-  public:
-    using PieceCallback =
-        std::function<bool(const std::string& text, std::vector<TokenLogprob>&& logprobs)>;
-    PieceEmitter(ChoiceOutcome& outcome, const PieceCallback& on_piece, bool with_logprobs)
-        : outcome_(outcome), on_piece_(on_piece), with_logprobs_(with_logprobs) {}
-
-    void add_token(TokenLogprob entry, size_t first_byte) {
-        if (with_logprobs_) pending_.push_back({std::move(entry), first_byte});
-    }
-
-    // Emits `text`; `flush_all` also hands out every pending entry. False: stop generating.
-    bool emit(const std::string& text, bool flush_all) {
-        emitted_bytes_ += text.size();
-        std::vector<TokenLogprob> ready;
-        while (!pending_.empty() && (flush_all || pending_.front().second < emitted_bytes_)) {
-            ready.push_back(std::move(pending_.front().first));
-            pending_.pop_front();
-        }
-        if (text.empty() && ready.empty()) return true;
-        outcome_.text += text;
-        for (const TokenLogprob& entry : ready) outcome_.logprobs.push_back(entry);
-        return on_piece_ ? on_piece_(text, std::move(ready)) : true;
-    }
-
-  private:
-    ChoiceOutcome& outcome_;
-    const PieceCallback& on_piece_;
-    bool with_logprobs_;
-    std::deque<std::pair<TokenLogprob, size_t>> pending_;
-    size_t emitted_bytes_ = 0;
-};
-
-}  // namespace
+PendingGeneration::PendingGeneration(std::unique_ptr<engine::Submission> submission)
+    : submission_(std::move(submission)) {}
+PendingGeneration::~PendingGeneration() = default;
 
 namespace {
 
-// One choice, start to end, on the model's one sequence (the caller holds generation_mutex).
-Expected<ChoiceOutcome> generate_one(ServedModel::Impl& m, const std::vector<int32_t>& prompt,
-                                     const GenerationRequest& request, int choice_index,
-                                     const PieceEmitter::PieceCallback& on_piece,
-                                     const CancelCheck& cancelled, bool& was_cancelled) {
-    const auto prompt_size = static_cast<int64_t>(prompt.size());
-    const int64_t n_ctx = m.sequence->n_ctx();
-    if (prompt.empty() || prompt_size >= n_ctx) {
-        return invalid_argument("the prompt must hold 1 to " + std::to_string(n_ctx - 1) +
-                                " tokens");
+std::vector<TokenLogprob> to_api_logprobs(std::vector<engine::TokenLogprob>&& entries) {
+    std::vector<TokenLogprob> out;
+    out.reserve(entries.size());
+    for (engine::TokenLogprob& entry : entries) {
+        TokenLogprob converted{std::move(entry.bytes), entry.logprob, {}};
+        for (engine::TokenAlternative& alt : entry.top) {
+            converted.top.push_back({std::move(alt.bytes), alt.logprob});
+        }
+        out.push_back(std::move(converted));
     }
-    // A prompt decoded for an earlier choice (or an identical earlier request) is reused: its
-    // keys and values are the same bytes a fresh decode would write, so outputs do not change.
-    if (m.decoded_prompt == prompt && m.sequence->n_past() >= prompt_size) {
-        CRIA_RETURN_IF_ERROR(m.sequence->truncate(prompt_size));
-    } else {
-        m.decoded_prompt.clear();
-        m.sequence->reset();
-        CRIA_RETURN_IF_ERROR(
-            m.engine->decode(*m.sequence, prompt, engine::LogitsMode::kLast, m.prompt_logits));
-        m.decoded_prompt = prompt;
-    }
-
-    sampling::SamplingParams params = request.sampling;
-    // Choices of one seeded request differ from each other, and each repeats with the seed.
-    if (params.seed) params.seed = *params.seed + static_cast<uint64_t>(choice_index);
-    CRIA_ASSIGN_OR_RETURN(
-        sampling::Sampler sampler,
-        sampling::Sampler::create(params, static_cast<int32_t>(m.engine->n_vocab())));
-    CRIA_RETURN_IF_ERROR(sampler.accept_prompt(prompt));
-    CRIA_ASSIGN_OR_RETURN(sampling::StopMatcher stop, sampling::StopMatcher::create(request.stop));
-    tokenizer::StreamingDecoder text_decoder(*m.tokenizer, /*at_text_start=*/false);
-
-    // Structured outputs: the grammar bans every token that cannot continue a valid answer.
-    std::optional<grammar::Matcher> matcher;
-    std::optional<sampling::TokenBitmask> allowed;
-    if (request.grammar) {
-        if (!m.grammar_vocabulary) {
-            const tokenizer::Tokenizer& tok = *m.tokenizer;
-            std::vector<std::string> pieces(static_cast<size_t>(tok.n_vocab()));
-            std::vector<bool> never_text(pieces.size());
-            for (int32_t id = 0; id < tok.n_vocab(); ++id) {
-                never_text[static_cast<size_t>(id)] = tok.is_control(id);
-                if (!tok.is_control(id)) pieces[static_cast<size_t>(id)] = tok.token_piece(id);
-            }
-            CRIA_ASSIGN_OR_RETURN(
-                m.grammar_vocabulary,
-                grammar::TokenVocabulary::create(std::move(pieces), never_text, m.end_tokens));
-        }
-        matcher.emplace(request.grammar, m.grammar_vocabulary);
-        allowed.emplace(static_cast<int32_t>(m.engine->n_vocab()), false);
-    }
-
-    const int64_t room = n_ctx - prompt_size;
-    const int64_t limit = std::min(request.max_tokens.value_or(room), room);
-    const bool with_logprobs = params.logprobs;
-
-    ChoiceOutcome outcome;
-    outcome.index = choice_index;
-    PieceEmitter emitter(outcome, on_piece, with_logprobs);
-    size_t decoded_bytes = 0;  // text the streaming decoder has produced so far
-    const std::vector<float>* logits = &m.prompt_logits;
-    bool stopped_by_string = false;
-    for (;;) {
-        if (cancelled && cancelled()) {
-            was_cancelled = true;
-            return outcome;
-        }
-        if (matcher) {
-            // A complete answer that nothing can extend ends here (also without end tokens).
-            if (!matcher->can_continue()) {
-                outcome.finish_reason = "stop";
-                break;
-            }
-            CRIA_RETURN_IF_ERROR(matcher->fill_mask(allowed->words()));
-        }
-        CRIA_ASSIGN_OR_RETURN(sampling::SampledToken sampled,
-                              sampler.sample(*logits, matcher ? &*allowed : nullptr));
-        if (matcher) CRIA_RETURN_IF_ERROR(matcher->accept_token(sampled.token));
-        ++outcome.completion_tokens;
-        if (m.is_end(sampled.token)) {
-            outcome.finish_reason = "stop";
-            break;
-        }
-        outcome.tokens.push_back(sampled.token);
-        if (with_logprobs) {
-            TokenLogprob entry{m.tokenizer->token_piece(sampled.token), sampled.logprob, {}};
-            for (const sampling::TokenLogprob& alt : sampled.top_logprobs) {
-                entry.top.push_back({m.tokenizer->token_piece(alt.token), alt.logprob});
-            }
-            emitter.add_token(std::move(entry), decoded_bytes);
-        }
-        const std::string piece = text_decoder.push(sampled.token);
-        decoded_bytes += piece.size();
-        sampling::StopScan scan = stop.feed(piece);
-        if (!emitter.emit(scan.text, false)) {
-            was_cancelled = true;
-            return outcome;
-        }
-        if (scan.stopped) {
-            stopped_by_string = true;
-            outcome.finish_reason = "stop";
-            break;
-        }
-        if (outcome.completion_tokens >= limit) {
-            outcome.finish_reason = "length";
-            break;
-        }
-        CRIA_RETURN_IF_ERROR(m.engine->decode(*m.sequence,
-                                              std::span<const int32_t>(&sampled.token, 1),
-                                              engine::LogitsMode::kLast, m.logits));
-        logits = &m.logits;
-    }
-    // The prompt's cache stays valid for the next choice; what this choice appended does not.
-    if (!stopped_by_string) {
-        // Text still held back: half a character at the end, or a possible stop string start.
-        sampling::StopScan scan = stop.feed(text_decoder.flush());
-        if (scan.stopped) {
-            outcome.finish_reason = "stop";
-            if (!emitter.emit(scan.text, false)) was_cancelled = true;
-        } else {
-            std::string rest = scan.text + stop.finish();
-            if (!emitter.emit(rest, true)) was_cancelled = true;
-        }
-    }
-    return outcome;
+    return out;
 }
 
 }  // namespace
+
+Status PendingGeneration::wait(const GenerationEvents& events, const CancelCheck& cancelled) {
+    engine::RequestEvents engine_events;
+    engine_events.on_piece = [&](int index, const std::string& text,
+                                 std::vector<engine::TokenLogprob>&& logprobs) {
+        return events.on_piece ? events.on_piece(index, text, to_api_logprobs(std::move(logprobs)))
+                               : true;
+    };
+    engine_events.on_finish = [&](const engine::ChoiceResult& result) {
+        if (!events.on_finish) return true;
+        ChoiceOutcome outcome;
+        outcome.index = result.index;
+        outcome.text = result.text;
+        outcome.finish_reason = result.finish_reason;
+        outcome.completion_tokens = result.completion_tokens;
+        outcome.tokens = result.tokens;
+        outcome.logprobs = to_api_logprobs(std::vector<engine::TokenLogprob>(result.logprobs));
+        return events.on_finish(outcome);
+    };
+    return submission_->wait(engine_events, cancelled);
+}
+
+Expected<std::unique_ptr<PendingGeneration>> ServedModel::start(
+    const std::vector<std::vector<int32_t>>& prompts, const std::vector<ChoiceSpec>& choices,
+    const GenerationRequest& request) {
+    std::vector<std::shared_ptr<const std::vector<int32_t>>> shared_prompts;
+    for (const std::vector<int32_t>& prompt : prompts) {
+        shared_prompts.push_back(std::make_shared<const std::vector<int32_t>>(prompt));
+    }
+    std::vector<engine::ChoiceRequest> specs;
+    for (const ChoiceSpec& choice : choices) {
+        if (choice.prompt >= shared_prompts.size()) {
+            return Status(invalid_argument("a choice names a prompt the request does not have"));
+        }
+        engine::ChoiceRequest spec;
+        spec.prompt = shared_prompts[choice.prompt];
+        spec.index = choice.index;
+        spec.sampling = request.sampling;
+        // Choices of one seeded request differ from each other, and each repeats with the seed.
+        if (spec.sampling.seed) {
+            spec.sampling.seed = *spec.sampling.seed + static_cast<uint64_t>(choice.index);
+        }
+        spec.stop = request.stop;
+        spec.grammar = request.grammar;
+        spec.max_tokens = request.max_tokens;
+        specs.push_back(std::move(spec));
+    }
+    CRIA_ASSIGN_OR_RETURN(std::unique_ptr<engine::Submission> submission,
+                          impl_->scheduler->submit(std::move(specs)));
+    return std::unique_ptr<PendingGeneration>(new PendingGeneration(std::move(submission)));
+}
 
 Status ServedModel::generate(const std::vector<std::vector<int32_t>>& prompts,
                              const std::vector<ChoiceSpec>& choices,
                              const GenerationRequest& request, const GenerationEvents& events,
                              const CancelCheck& cancelled) {
-    std::unique_lock<std::timed_mutex> lock(impl_->generation_mutex, std::defer_lock);
-    // Wait in short slices so a queued client that leaves gives up its place.
-    while (!lock.try_lock_for(std::chrono::milliseconds(50))) {
-        if (cancelled && cancelled()) return cria::cancelled("the client went away");
-    }
-    for (const ChoiceSpec& choice : choices) {
-        const int index = choice.index;
-        PieceEmitter::PieceCallback on_piece = [&](const std::string& text,
-                                                   std::vector<TokenLogprob>&& logprobs) {
-            return events.on_piece ? events.on_piece(index, text, std::move(logprobs)) : true;
-        };
-        bool was_cancelled = false;
-        CRIA_ASSIGN_OR_RETURN(ChoiceOutcome outcome,
-                              generate_one(*impl_, prompts.at(choice.prompt), request, index,
-                                           on_piece, cancelled, was_cancelled));
-        if (was_cancelled) return cria::cancelled("the client went away");
-        if (events.on_finish && !events.on_finish(outcome)) {
-            return cria::cancelled("the client went away");
-        }
-    }
-    return Status::ok();
+    CRIA_ASSIGN_OR_RETURN(std::unique_ptr<PendingGeneration> pending,
+                          start(prompts, choices, request));
+    return pending->wait(events, cancelled);
 }
 
 Status ModelRegistry::add(std::unique_ptr<ServedModel> model) {

@@ -18,6 +18,11 @@
 #include "core/status.h"
 #include "server/api.h"
 
+namespace cria::engine {
+struct RequestReport;
+class Submission;
+}  // namespace cria::engine
+
 namespace cria::server {
 
 struct ServeOptions {
@@ -29,6 +34,9 @@ struct ServeOptions {
     int num_parallel = 0;
     // Requests allowed to wait for a free sequence (CRIA_MAX_QUEUE); more get kResourceExhausted.
     int max_queue = 512;
+    // Hears each request's figures (tokens, cache reuse, time to first token) when it ends, on
+    // the model's scheduler thread: it must be quick and must not call back into the model.
+    std::function<void(const engine::RequestReport&)> on_request_done;
 };
 
 // Polled while a request waits or generates; true stops it (the client went away).
@@ -61,6 +69,24 @@ struct GenerationEvents {
     std::function<bool(const ChoiceOutcome& outcome)> on_finish;
 };
 
+// A request queued on a model by ServedModel::start(). Destroying it before wait() has returned
+// cancels the request.
+class PendingGeneration {
+  public:
+    ~PendingGeneration();
+    PendingGeneration(const PendingGeneration&) = delete;
+    PendingGeneration& operator=(const PendingGeneration&) = delete;
+
+    // Delivers the events on this thread until every choice is finished. Errors: kCancelled
+    // (`cancelled` turned true or a callback returned false), or the engine's error.
+    Status wait(const GenerationEvents& events, const CancelCheck& cancelled);
+
+  private:
+    friend class ServedModel;
+    explicit PendingGeneration(std::unique_ptr<engine::Submission> submission);
+    std::unique_ptr<engine::Submission> submission_;
+};
+
 class ServedModel {
   public:
     static Expected<std::unique_ptr<ServedModel>> load(const std::string& name,
@@ -71,6 +97,10 @@ class ServedModel {
     const std::string& name() const;
     int64_t created() const;
     int64_t context_length() const;
+    // Sequences decoded together, and the requests running and waiting now.
+    int num_parallel() const;
+    int running_choices() const;
+    int queued_requests() const;
     int32_t n_vocab() const;
     // Identifies the weights and runtime, for `system_fingerprint`.
     const std::string& fingerprint() const;
@@ -91,6 +121,12 @@ class ServedModel {
     Status generate(const std::vector<std::vector<int32_t>>& prompts,
                     const std::vector<ChoiceSpec>& choices, const GenerationRequest& request,
                     const GenerationEvents& events, const CancelCheck& cancelled);
+
+    // The first half of generate(): queues the request and returns at once, so that a route
+    // can answer a full queue (kResourceExhausted) with an error before its response starts.
+    Expected<std::unique_ptr<PendingGeneration>> start(
+        const std::vector<std::vector<int32_t>>& prompts, const std::vector<ChoiceSpec>& choices,
+        const GenerationRequest& request);
 
     struct Impl;  // the model's state, opaque outside generation.cpp
 

@@ -5,8 +5,12 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
+#include <mutex>
+#include <thread>
 
 #include "chat/chat_template.h"
+#include "engine/scheduler.h"
 #include "gguf/reader.h"
 #include "server/default_model.h"
 #include "server/demo_vocab.h"
@@ -179,6 +183,177 @@ TEST_F(GenerationTest, CancelStopsGeneration) {
     EXPECT_EQ(status.code(), ErrorCode::kCancelled);
     EXPECT_EQ(pieces, 3);
     EXPECT_FALSE(finished);
+}
+
+// The scheduler's behaviour seen through the model's public API: concurrent requests batched
+// together, prompt caching, the queue limit and cancellation.
+class SchedulingTest : public ::testing::Test {
+  protected:
+    // A fresh model per test, so that its slots start empty. `parallel` sequences at once.
+    void load(int parallel, int max_queue = 512, int64_t context_length = 256) {
+        auto path = ensure_default_model(test::temp_dir() / "default");
+        ASSERT_TRUE(path.has_value()) << path.status().message();
+        ServeOptions options;
+        options.context_length = context_length;
+        options.threads = 2;
+        options.num_parallel = parallel;
+        options.max_queue = max_queue;
+        options.on_request_done = [this](const engine::RequestReport& report) {
+            std::lock_guard<std::mutex> lock(mutex_);
+            reports_.push_back(report);
+        };
+        auto loaded = ServedModel::load(kDefaultModelName, *path, options);
+        ASSERT_TRUE(loaded.has_value()) << loaded.status().message();
+        model_ = std::move(loaded).value();
+    }
+
+    std::vector<int32_t> chat(const std::string& text) {
+        ChatCompletionRequest request;
+        request.messages = json::array({{{"role", "user"}, {"content", text}}});
+        auto tokens = model_->chat_prompt(request);
+        EXPECT_TRUE(tokens.ok());
+        return tokens.ok() ? tokens.value() : std::vector<int32_t>{};
+    }
+
+    // Runs one request's choices to the end; texts by choice index.
+    std::vector<std::string> run(const std::vector<int32_t>& prompt,
+                                 const GenerationRequest& request, int n = 1) {
+        std::vector<std::string> texts(static_cast<size_t>(n));
+        std::vector<ChoiceSpec> choices;
+        for (int i = 0; i < n; ++i) choices.push_back({0, i});
+        GenerationEvents events;
+        events.on_finish = [&texts](const ChoiceOutcome& outcome) {
+            texts[static_cast<size_t>(outcome.index)] = outcome.text;
+            return true;
+        };
+        const Status status = model_->generate({prompt}, choices, request, events, nullptr);
+        EXPECT_TRUE(status.is_ok()) << status.message();
+        return texts;
+    }
+
+    std::vector<engine::RequestReport> reports() {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return reports_;
+    }
+
+    std::unique_ptr<ServedModel> model_;
+    std::mutex mutex_;
+    std::vector<engine::RequestReport> reports_;
+};
+
+GenerationRequest greedy(int64_t max_tokens) {
+    GenerationRequest request;
+    request.sampling.temperature = 0.0f;
+    request.max_tokens = max_tokens;
+    return request;
+}
+
+TEST_F(SchedulingTest, ConcurrentRequestsAnswerAsTheyDoAlone) {
+    load(4);
+    const std::vector<std::string> questions = {"Hello", "What is the capital of France?",
+                                                "Tell me a story about a cat", "2+2?", "Why?"};
+    std::vector<std::string> alone;
+    for (const std::string& q : questions) alone.push_back(run(chat(q), greedy(24))[0]);
+
+    // Five at once on four slots: batched steps, and one request waits for a free slot.
+    std::vector<std::string> together(questions.size());
+    std::vector<std::thread> clients;
+    for (size_t i = 0; i < questions.size(); ++i) {
+        clients.emplace_back([&, i] { together[i] = run(chat(questions[i]), greedy(24))[0]; });
+    }
+    for (std::thread& client : clients) client.join();
+    EXPECT_EQ(together, alone);
+}
+
+TEST_F(SchedulingTest, ChoicesOfOneRequestDecodeTogetherAndRepeat) {
+    load(4);
+    GenerationRequest request;
+    request.sampling.seed = 11;
+    request.max_tokens = 16;
+    const std::vector<int32_t> prompt = chat("Name three colours");
+    const std::vector<std::string> texts = run(prompt, request, 3);
+    // Each choice equals the same choice generated on its own (its seed is seed + index).
+    for (int i = 0; i < 3; ++i) {
+        GenerationRequest single = request;
+        single.sampling.seed = 11 + static_cast<uint64_t>(i);
+        EXPECT_EQ(run(prompt, single)[0], texts[static_cast<size_t>(i)]) << "choice " << i;
+    }
+    EXPECT_NE(texts[0], texts[1]);
+}
+
+TEST_F(SchedulingTest, NextTurnReusesTheCachedConversation) {
+    load(2);
+    const std::vector<int32_t> first = chat("Hello there, how are you today?");
+    run(first, greedy(8));
+    // The next turn's prompt starts with the previous one.
+    std::vector<int32_t> next = first;
+    const std::vector<int32_t> more = chat("And tomorrow?");
+    next.insert(next.end(), more.begin() + 1, more.end());
+    run(next, greedy(8));
+    const std::vector<engine::RequestReport> seen = reports();
+    ASSERT_EQ(seen.size(), 2u);
+    EXPECT_EQ(seen[0].cached_prompt_tokens, 0);
+    EXPECT_GE(seen[1].cached_prompt_tokens, static_cast<int64_t>(first.size()) - 1);
+    EXPECT_EQ(seen[1].prompt_tokens, static_cast<int64_t>(next.size()));
+    EXPECT_GE(seen[1].time_to_first_token_seconds, 0.0);
+}
+
+// Waits until the model runs `n` choices (the scheduler admits requests on its own thread).
+void await_running(const ServedModel& model, int n) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (model.running_choices() != n && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    ASSERT_EQ(model.running_choices(), n);
+}
+
+// A request that runs for seconds: one token forced, as many as a long context holds.
+GenerationRequest endless() {
+    GenerationRequest request;
+    request.sampling.logit_bias = {{'Q', 100.0f}};
+    return request;
+}
+
+TEST_F(SchedulingTest, FullQueueRefusesAtOnceAndCancelFreesTheSlot) {
+    load(1, 1, 8192);
+    const std::vector<int32_t> prompt = chat("Hello");
+    auto running = model_->start({prompt}, {{0, 0}}, endless());
+    ASSERT_TRUE(running.has_value());
+    await_running(*model_, 1);
+    auto waiting = model_->start({prompt}, {{0, 0}}, greedy(4));
+    ASSERT_TRUE(waiting.has_value());
+    auto refused = model_->start({prompt}, {{0, 0}}, greedy(4));
+    ASSERT_FALSE(refused.has_value());
+    EXPECT_EQ(refused.status().code(), ErrorCode::kResourceExhausted);
+
+    // Dropping the running request frees its slot: the waiting one gets it well within 1 s.
+    const auto cancelled_at = std::chrono::steady_clock::now();
+    running->reset();
+    std::string text;
+    GenerationEvents events;
+    events.on_finish = [&text](const ChoiceOutcome& outcome) {
+        text = outcome.text;
+        return true;
+    };
+    ASSERT_TRUE((*waiting)->wait(events, nullptr).is_ok());
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - cancelled_at).count();
+    EXPECT_LT(seconds, 1.0);
+    EXPECT_FALSE(text.empty());
+}
+
+TEST_F(SchedulingTest, CancelCheckStopsAWaitingRequest) {
+    load(1, 512, 8192);
+    const std::vector<int32_t> prompt = chat("Hello");
+    auto running = model_->start({prompt}, {{0, 0}}, endless());
+    ASSERT_TRUE(running.has_value());
+    await_running(*model_, 1);
+    int polls = 0;
+    const Status status =
+        model_->generate({prompt}, {{0, 0}}, greedy(4), {}, [&polls] { return ++polls > 3; });
+    EXPECT_EQ(status.code(), ErrorCode::kCancelled);
+    const Status stopped = (*running)->wait({}, [] { return true; });
+    EXPECT_EQ(stopped.code(), ErrorCode::kCancelled);
 }
 
 }  // namespace
