@@ -36,6 +36,7 @@ struct ServeFlags {
     uint64_t max_body_bytes = 16ull << 20;
     int http_threads = 16;
     int read_timeout_s = 30;
+    uint64_t max_blob_bytes = server::kDefaultMaxBlobBytes;
 };
 
 // "NAME=PATH", or a bare PATH named after its file (without .gguf).
@@ -125,7 +126,8 @@ int serve(const ServeFlags& flags) {
     server::register_routes(http.router(), models);
     server::register_service_routes(http.router(), metrics, health);
     server::register_ollama_routes(http.router(), models, *model_store,
-                                   store::RegistryOptions::from_environment());
+                                   store::RegistryOptions::from_environment(),
+                                   flags.max_blob_bytes);
     Expected<int> port = http.bind(address->host, address->port);
     if (!port.has_value()) return fail(port.status().message());
 
@@ -182,6 +184,10 @@ void add_serve_command(CLI::App& root) {
                     "Connections served at once (generation itself runs one request at a time "
                     "per model; the others wait)")
         ->check(CLI::Range(1, 1024));
+    cmd->add_option("--max-blob-bytes", flags->max_blob_bytes,
+                    "Largest model file accepted by POST /api/blobs (also bounded by "
+                    "--max-body-bytes and the disk's free space)")
+        ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 50));
     cmd->add_option("--read-timeout", flags->read_timeout_s,
                     "Seconds a client may stay silent while sending a request before it is cut "
                     "off")

@@ -1,7 +1,7 @@
 #include "server/ollama_api.h"
 
+#include <cstdlib>
 #include <ctime>
-#include <fstream>
 #include <functional>
 #include <memory>
 
@@ -186,8 +186,9 @@ void handle_show(const store::ModelStore& store, const httplib::Request& req,
     send_json(res, 200, out);
 }
 
-void handle_blob_upload(store::ModelStore& store, const httplib::Request& req,
-                        httplib::Response& res, const httplib::ContentReader& reader) {
+void handle_blob_upload(store::ModelStore& store, uint64_t max_blob_bytes,
+                        const httplib::Request& req, httplib::Response& res,
+                        const httplib::ContentReader& reader) {
     auto digest = store::Digest::parse(req.matches[1].str());
     if (!digest) return send_ollama_error(res, 400, digest.status().message());
     if (store.has_blob(*digest)) {
@@ -196,21 +197,39 @@ void handle_blob_upload(store::ModelStore& store, const httplib::Request& req,
         res.status = 201;
         return;
     }
-    const auto partial = store.partial_blob_path(*digest).string() + "-upload";
-    std::ofstream out(partial, std::ios::binary | std::ios::trunc);
-    if (!out) return send_ollama_error(res, 500, "cannot write " + partial);
-    reader([&](const char* data, size_t size) {
-        out.write(data, static_cast<std::streamsize>(size));
-        return static_cast<bool>(out);
-    });
-    out.close();
-    if (!out) {
-        std::error_code ec;
-        std::filesystem::remove(partial, ec);
-        return send_ollama_error(res, 500, "cannot write " + partial);
+    std::optional<uint64_t> declared;
+    if (req.has_header("Content-Length")) {
+        const std::string length = req.get_header_value("Content-Length");
+        char* end = nullptr;
+        const unsigned long long value = std::strtoull(length.c_str(), &end, 10);
+        if (!length.empty() && *end == '\0') declared = value;
     }
-    const Status committed = store.commit_blob_file(partial, *digest);
-    if (!committed) return send_ollama_error(res, 400, committed.message());
+    auto upload = store::BlobUpload::start(store, *digest, max_blob_bytes, declared);
+    if (!upload.has_value()) {
+        res.set_header("Connection", "close");  // the body is left unread
+        const ErrorCode code = upload.status().code();
+        const int status = code == ErrorCode::kOutOfRange          ? 413
+                           : code == ErrorCode::kResourceExhausted ? 507
+                                                                   : 500;
+        return send_ollama_error(res, status, upload.status().message());
+    }
+    // Written and hashed as it arrives: an upload never sits in memory whole.
+    Status written = Status::ok();
+    const bool complete = reader([&](const char* data, size_t size) {
+        written = upload->write(data, size);
+        return written.is_ok();
+    });
+    if (!written.is_ok()) {
+        res.set_header("Connection", "close");
+        return send_ollama_error(res, written.code() == ErrorCode::kOutOfRange ? 413 : 500,
+                                 written.message());
+    }
+    if (!complete) return send_ollama_error(res, 400, "the upload ended early");
+    const Status committed = upload->commit();
+    if (!committed) {
+        return send_ollama_error(res, committed.code() == ErrorCode::kCorrupt ? 400 : 500,
+                                 committed.message());
+    }
     res.status = 201;
 }
 
@@ -333,7 +352,7 @@ json loaded_model_json(const LoadedModelInfo& info) {
 }
 
 void register_ollama_routes(httplib::Server& router, ModelManager& models, store::ModelStore& store,
-                            const store::RegistryOptions& registry) {
+                            const store::RegistryOptions& registry, uint64_t max_blob_bytes) {
     register_ollama_generation_routes(router, models);
     router.Get("/api/tags", [&store](const httplib::Request&, httplib::Response& res) {
         auto entries = store.list();
@@ -379,9 +398,9 @@ void register_ollama_routes(httplib::Server& router, ModelManager& models, store
                    res.status = 200;
                });
     router.Post(R"(/api/blobs/([^/]+))",
-                [&store](const httplib::Request& req, httplib::Response& res,
-                         const httplib::ContentReader& reader) {
-                    handle_blob_upload(store, req, res, reader);
+                [&store, max_blob_bytes](const httplib::Request& req, httplib::Response& res,
+                                         const httplib::ContentReader& reader) {
+                    handle_blob_upload(store, max_blob_bytes, req, res, reader);
                 });
     router.Post("/api/create", [&store](const httplib::Request& req, httplib::Response& res) {
         auto body = parse_body(req, res);

@@ -5,7 +5,8 @@
 //   POST   /api/copy                 {source, destination}
 //   DELETE /api/delete               {model}
 //   HEAD   /api/blobs/:digest        200 when the blob is present
-//   POST   /api/blobs/:digest        uploads a blob, verified against its digest (201)
+//   POST   /api/blobs/:digest        uploads a blob, verified against its digest (201), streamed
+//                                     to disk under a size cap
 //   POST   /api/create               {model, from | files, template, system, parameters,
 //                                     messages, license, stream}: NDJSON progress
 //   POST   /api/pull                 {model, insecure, stream}: NDJSON progress
@@ -45,12 +46,18 @@ ApiResult<CreateRequest> parse_create_request(const nlohmann::json& body);
 // What /api/ps lists for a loaded model: name, model, size (the memory estimate), digest,
 // details, expires_at (Ollama's zero time for never), size_vram, context_length.
 nlohmann::ordered_json loaded_model_json(const LoadedModelInfo& info);
+inline constexpr uint64_t kDefaultMaxBlobBytes = uint64_t{512} << 30;
+
 // Ollama's zero time, shown for models that never expire.
 inline constexpr const char* kNeverExpires = "0001-01-01T00:00:00Z";
 
 // Registers the routes above and /api/chat and /api/generate (ollama_chat.h). `store` and
 // `models` must outlive the server.
+// Uploads to /api/blobs are streamed to disk, hashed as they arrive and capped at
+// `max_blob_bytes` (413), and refused up front when the disk lacks the space (507). The HTTP
+// layer's body cap applies to them too.
 void register_ollama_routes(httplib::Server& router, ModelManager& models, store::ModelStore& store,
-                            const store::RegistryOptions& registry);
+                            const store::RegistryOptions& registry,
+                            uint64_t max_blob_bytes = kDefaultMaxBlobBytes);
 
 }  // namespace cria::server

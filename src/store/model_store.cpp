@@ -12,6 +12,7 @@
 #include <random>
 #include <set>
 
+#include "core/log.h"
 #include "gguf/model_summary.h"
 #include "gguf/reader.h"
 #include "store/model_options.h"
@@ -224,6 +225,83 @@ Status ModelStore::commit_blob_file(const fs::path& file, const Digest& expected
     return Status::ok();
 }
 
+// ---- BlobUpload --------------------------------------------------------------------------------
+
+struct BlobUpload::State {
+    fs::path temp;
+    fs::path target;
+    Digest expected;
+    uint64_t max_bytes = 0;
+    uint64_t written = 0;
+    std::ofstream out;
+    Sha256 hash;
+    bool committed = false;
+};
+
+BlobUpload::BlobUpload(fs::path temp, fs::path target, Digest expected, uint64_t max_bytes)
+    : state_(new State{std::move(temp), std::move(target), std::move(expected), max_bytes, 0,
+                       std::ofstream(), Sha256(), false}) {}
+
+BlobUpload::BlobUpload(BlobUpload&& other) noexcept : state_(std::move(other.state_)) {}
+
+BlobUpload::~BlobUpload() {
+    if (!state_ || state_->committed) return;
+    state_->out.close();
+    std::error_code ec;
+    fs::remove(state_->temp, ec);
+}
+
+Expected<BlobUpload> BlobUpload::start(const ModelStore& store, const Digest& expected,
+                                       uint64_t max_bytes, std::optional<uint64_t> declared_bytes) {
+    if (declared_bytes) {
+        if (*declared_bytes > max_bytes) {
+            return out_of_range("the blob is " + std::to_string(*declared_bytes) +
+                                " bytes, more than the " + std::to_string(max_bytes) +
+                                " bytes allowed");
+        }
+        std::error_code ec;
+        const fs::space_info space = fs::space(store.root(), ec);
+        if (!ec && space.available < *declared_bytes) {
+            return resource_exhausted(
+                "not enough disk space for the blob: " + std::to_string(*declared_bytes) +
+                " bytes needed, " + std::to_string(space.available) + " available");
+        }
+    }
+    CRIA_ASSIGN_OR_RETURN(fs::path temp, store.make_temp_path("upload"));
+    BlobUpload upload(temp, store.blob_path(expected), expected, max_bytes);
+    upload.state_->out.open(temp, std::ios::binary | std::ios::trunc);
+    if (!upload.state_->out) return io_error("cannot create " + temp.string());
+    return upload;
+}
+
+Status BlobUpload::write(const char* data, size_t size) {
+    State& s = *state_;
+    if (size > s.max_bytes - s.written) {
+        return out_of_range("the blob is larger than the " + std::to_string(s.max_bytes) +
+                            " bytes allowed");
+    }
+    s.hash.update(data, size);
+    s.out.write(data, static_cast<std::streamsize>(size));
+    if (!s.out) return io_error("cannot write " + s.temp.string() + " (disk full?)");
+    s.written += size;
+    return Status::ok();
+}
+
+Status BlobUpload::commit() {
+    State& s = *state_;
+    s.out.close();
+    if (!s.out) return io_error("cannot write " + s.temp.string());
+    const Digest actual = s.hash.finish();
+    if (!(actual == s.expected)) {
+        return corrupt("digest mismatch: expected " + s.expected.str() + ", got " + actual.str());
+    }
+    std::error_code ec;
+    fs::rename(s.temp, s.target, ec);
+    if (ec) return io_error("cannot move a blob into " + s.target.string());
+    s.committed = true;
+    return Status::ok();
+}
+
 Status ModelStore::verify_blob(const Digest& digest) const {
     CRIA_ASSIGN_OR_RETURN(const Digest actual, Digest::of_file(blob_path(digest)));
     if (!(actual == digest)) {
@@ -424,11 +502,21 @@ Expected<Manifest> ModelStore::create(std::string_view text, const ModelRecipe& 
     // The whole build holds the lock: a concurrent remove must not collect the blobs this create
     // is about to reference, nor the base model's while they are being read.
     CRIA_ASSIGN_OR_RETURN(StoreLock lock, StoreLock::acquire(root_));
-    return create_locked(name, recipe, base_dir, progress);
+    std::vector<Digest> added;
+    Expected<Manifest> created = create_locked(name, recipe, base_dir, progress, added);
+    if (!created.has_value()) {
+        // The blobs this create wrote go again unless another manifest uses them.
+        const Status collected = collect_garbage_locked(added);
+        if (!collected.is_ok()) {
+            CRIA_LOG_WARN("after a failed create: %s", collected.message().c_str());
+        }
+    }
+    return created;
 }
 
 Expected<Manifest> ModelStore::create_locked(const ModelName& name, const ModelRecipe& recipe,
-                                             const fs::path& base_dir, const ProgressFn& progress) {
+                                             const fs::path& base_dir, const ProgressFn& progress,
+                                             std::vector<Digest>& added) {
     std::vector<Layer> layers;
     nlohmann::json config;
     ModelRecipe inherited;
@@ -471,6 +559,7 @@ Expected<Manifest> ModelStore::create_locked(const ModelName& name, const ModelR
         CRIA_ASSIGN_OR_RETURN(config, gguf_layer(from_path));
         CRIA_ASSIGN_OR_RETURN(Layer model,
                               add_blob_from_file(from_path, media_type::kModel, progress));
+        added.push_back(model.digest);
         report(progress, {"creating new layer " + model.digest.str(), model.digest.str(), 0, 0});
         layers.push_back(std::move(model));
     } else {
@@ -494,6 +583,7 @@ Expected<Manifest> ModelStore::create_locked(const ModelName& name, const ModelR
     // Text layers: the recipe's replace the base model's; parameters merge key by key.
     auto add_text = [&](std::string_view type, const std::string& body) -> Status {
         CRIA_ASSIGN_OR_RETURN(Layer layer, add_blob_bytes(body, type));
+        added.push_back(layer.digest);
         report(progress, {"using layer " + layer.digest.str(), layer.digest.str(), 0, 0});
         layers.push_back(std::move(layer));
         return Status::ok();
@@ -527,6 +617,7 @@ Expected<Manifest> ModelStore::create_locked(const ModelName& name, const ModelR
     for (const Layer& layer : layers) diff_ids.push_back(layer.digest.str());
     config["rootfs"] = {{"type", "layers"}, {"diff_ids", diff_ids}};
     CRIA_ASSIGN_OR_RETURN(Layer config_layer, add_blob_bytes(config.dump(), media_type::kConfig));
+    added.push_back(config_layer.digest);
 
     Manifest manifest{config_layer, layers};
     report(progress, {"writing manifest", std::nullopt, 0, 0});

@@ -8,7 +8,8 @@
 //   renamed into place only when the digest matches);
 // - a manifest is written to a temporary file and renamed, so readers see the old or the new one;
 // - a manifest is only written when every blob it references is present;
-// - removing a model deletes the blobs no remaining manifest references.
+// - removing a model deletes the blobs no remaining manifest references;
+// - a create that fails deletes the blobs it wrote that no manifest references.
 // Writers (create, copy, remove, commit of a pull) hold an exclusive flock on <root>/.lock; readers
 // take no lock because renames are atomic.
 #pragma once
@@ -107,16 +108,43 @@ class ModelStore {
                               const ProgressFn& progress = {});
 
   private:
+    friend class BlobUpload;
     explicit ModelStore(std::filesystem::path root) : root_(std::move(root)) {}
     Status write_manifest_locked(const ModelName& name, const Manifest& manifest);
     // Deletes those of `candidates` that no manifest references.
     Status collect_garbage_locked(const std::vector<Digest>& candidates);
     Expected<std::filesystem::path> make_temp_path(std::string_view purpose) const;
+    // `added` receives the digest of every blob it writes, for cleanup when it fails.
     Expected<Manifest> create_locked(const ModelName& name, const ModelRecipe& recipe,
                                      const std::filesystem::path& base_dir,
-                                     const ProgressFn& progress);
+                                     const ProgressFn& progress, std::vector<Digest>& added);
 
     std::filesystem::path root_;
+};
+
+// A blob streamed into the store (an upload): hashed as it is written, held to `max_bytes` and
+// to the disk's free space, and moved into blobs/ by commit() only when its content hashes to
+// the expected digest. Destroyed uncommitted, it deletes its partial file.
+class BlobUpload {
+  public:
+    // `declared_bytes` (a Content-Length) is checked against the cap and free space up front.
+    static Expected<BlobUpload> start(const ModelStore& store, const Digest& expected,
+                                      uint64_t max_bytes, std::optional<uint64_t> declared_bytes);
+    BlobUpload(BlobUpload&& other) noexcept;
+    BlobUpload& operator=(BlobUpload&&) = delete;
+    BlobUpload(const BlobUpload&) = delete;
+    ~BlobUpload();
+
+    // kOutOfRange past the cap; kIoError when the disk refuses.
+    Status write(const char* data, size_t size);
+    // kCorrupt when the content does not hash to the expected digest.
+    Status commit();
+
+  private:
+    BlobUpload(std::filesystem::path temp, std::filesystem::path target, Digest expected,
+               uint64_t max_bytes);
+    struct State;
+    std::unique_ptr<State> state_;
 };
 
 // An exclusive flock on <root>/.lock, released when destroyed.

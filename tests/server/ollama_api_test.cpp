@@ -85,6 +85,19 @@ class OllamaApiTest : public ::testing::Test {
     std::unique_ptr<httplib::Client> client_;
 };
 
+TEST_F(OllamaApiTest, TamperedUploadIsRefusedAndLeavesNoFile) {
+    const std::string digest = store::Digest::of_bytes("the real content").str();
+    auto res =
+        client_->Post("/api/blobs/" + digest, "tampered content", "application/octet-stream");
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 400);
+    EXPECT_NE(res->body.find("digest mismatch"), std::string::npos) << res->body;
+    EXPECT_TRUE(fs::is_empty(root_ / "blobs"));
+    auto bad = client_->Post("/api/blobs/sha256-1234", "x", "application/octet-stream");
+    ASSERT_TRUE(bad);
+    EXPECT_EQ(bad->status, 400);
+}
+
 TEST_F(OllamaApiTest, CreateFromUploadedBlobShowCopyListDelete) {
     const std::string digest = upload_gguf();
     auto res = client_->Post("/api/create",

@@ -152,6 +152,50 @@ TEST_F(ModelStoreTest, FailedCreateLeavesNoManifest) {
     EXPECT_TRUE(blob_files(*store_).empty());
 }
 
+TEST_F(ModelStoreTest, CreateFailingAtTheManifestRemovesTheBlobsItWrote) {
+    // A directory where the manifest goes: every blob is written, then the manifest fails.
+    fs::create_directories(store_->root() / "manifests/registry.ollama.ai/library/blocked/latest");
+    auto failed = store_->create("blocked", recipe("FROM tiny.gguf\nSYSTEM hi\n"), scratch_.path());
+    EXPECT_FALSE(failed);
+    EXPECT_TRUE(blob_files(*store_).empty());
+    // Blobs another model uses stay.
+    ASSERT_TRUE(store_->create("kept", recipe("FROM tiny.gguf\n"), scratch_.path()));
+    const auto before = blob_files(*store_);
+    EXPECT_FALSE(store_->create("blocked", recipe("FROM tiny.gguf\nSYSTEM hi\n"), scratch_.path()));
+    EXPECT_EQ(blob_files(*store_), before);
+}
+
+TEST_F(ModelStoreTest, BlobUploadHashesCapsAndCleansUp) {
+    const std::string content = "streamed content";
+    const Digest digest = Digest::of_bytes(content);
+    {
+        auto upload = BlobUpload::start(*store_, digest, 1024, content.size());
+        ASSERT_TRUE(upload);
+        ASSERT_TRUE(upload->write(content.data(), 8));
+        ASSERT_TRUE(upload->write(content.data() + 8, content.size() - 8));
+        ASSERT_TRUE(upload->commit());
+    }
+    EXPECT_TRUE(store_->has_blob(digest));
+    EXPECT_TRUE(store_->verify_blob(digest));
+
+    const Digest other = Digest::of_bytes("other");
+    EXPECT_EQ(BlobUpload::start(*store_, other, 4, 5).status().code(), ErrorCode::kOutOfRange);
+    {
+        auto upload = BlobUpload::start(*store_, other, 4, std::nullopt);
+        ASSERT_TRUE(upload);
+        EXPECT_EQ(upload->write("other", 5).code(), ErrorCode::kOutOfRange);
+    }
+    {
+        auto upload = BlobUpload::start(*store_, other, 1024, std::nullopt);
+        ASSERT_TRUE(upload);
+        ASSERT_TRUE(upload->write("wrong", 5));
+        EXPECT_EQ(upload->commit().code(), ErrorCode::kCorrupt);
+    }
+    EXPECT_FALSE(store_->has_blob(other));
+    // Only the committed blob is left: no partial files.
+    EXPECT_EQ(blob_files(*store_), std::set<std::string>{digest.file_name()});
+}
+
 TEST_F(ModelStoreTest, CommitBlobRejectsTamperedContent) {
     const Digest expected = Digest::of_bytes("the real content");
     const fs::path partial = store_->partial_blob_path(expected);
