@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "commands.h"
+#include "engine/scheduler.h"
 #include "server/access.h"
 #include "server/default_model.h"
 #include "server/generation.h"
@@ -34,7 +35,7 @@ struct ServeFlags {
     int64_t context_length = 4096;
     int threads = 0;
     uint64_t max_body_bytes = 16ull << 20;
-    int http_threads = 16;
+    int http_threads = 128;
     int read_timeout_s = 30;
     uint64_t max_blob_bytes = server::kDefaultMaxBlobBytes;
 };
@@ -70,6 +71,20 @@ Status read_manager_environment(server::ModelManagerOptions& options) {
     return Status::ok();
 }
 
+// A whole number in [low, high] from the environment variable `name`, when it is set.
+Status read_bounded_integer(const char* name, long low, long high, int& out) {
+    const char* text = std::getenv(name);
+    if (text == nullptr || *text == '\0') return Status::ok();
+    char* end = nullptr;
+    const long value = std::strtol(text, &end, 10);
+    if (*end != '\0' || value < low || value > high) {
+        return invalid_argument(std::string(name) + " must be a number from " +
+                                std::to_string(low) + " to " + std::to_string(high));
+    }
+    out = static_cast<int>(value);
+    return Status::ok();
+}
+
 int serve(const ServeFlags& flags) {
     const char* host_env = std::getenv("CRIA_HOST");
     Expected<server::HostPort> address = server::parse_host_port(host_env ? host_env : "");
@@ -88,6 +103,28 @@ int serve(const ServeFlags& flags) {
     if (Status read = read_manager_environment(manager_options); !read.is_ok()) {
         return fail(read.message());
     }
+    // Sequences decoded together per model, and requests allowed to wait for one.
+    if (Status read =
+            read_bounded_integer("CRIA_NUM_PARALLEL", 1, 512, manager_options.serve.num_parallel);
+        !read.is_ok()) {
+        return fail(read.message());
+    }
+    if (Status read =
+            read_bounded_integer("CRIA_MAX_QUEUE", 0, 1 << 20, manager_options.serve.max_queue);
+        !read.is_ok()) {
+        return fail(read.message());
+    }
+    manager_options.serve.on_request_done = [&metrics](const engine::RequestReport& report) {
+        metrics.add_prompt_tokens(static_cast<uint64_t>(report.prompt_tokens));
+        metrics.add_generated_tokens(static_cast<uint64_t>(report.generated_tokens));
+        if (report.time_to_first_token_seconds >= 0.0) {
+            metrics.observe_time_to_first_token(report.time_to_first_token_seconds);
+        }
+        if (report.generated_tokens > 1 && report.generation_seconds > 0.0) {
+            metrics.observe_generation_rate(static_cast<double>(report.generated_tokens - 1) /
+                                            report.generation_seconds);
+        }
+    };
     std::vector<std::pair<std::string, std::string>> files;
     for (const std::string& flag : flags.models) files.push_back(split_model_flag(flag));
     Expected<store::ModelStore> model_store = store::ModelStore::open_default();
@@ -122,6 +159,14 @@ int serve(const ServeFlags& flags) {
     http_options.metrics = &metrics;
     metrics.set_models_loaded_source(
         [&models] { return static_cast<int64_t>(models.loaded().size()); });
+    metrics.set_load_source([&models] {
+        server::Metrics::LoadGauges gauges;
+        for (const server::LoadedModelInfo& info : models.loaded()) {
+            gauges.queue_depth += info.queued_requests;
+            gauges.running += info.running_choices;
+        }
+        return gauges;
+    });
     server::HttpServer http(http_options);
     server::register_routes(http.router(), models);
     server::register_service_routes(http.router(), metrics, health);
@@ -181,8 +226,9 @@ void add_serve_command(CLI::App& root) {
                     "Largest request body accepted; larger ones get HTTP 413")
         ->check(CLI::Range(uint64_t{1024}, uint64_t{1} << 32));
     cmd->add_option("--http-threads", flags->http_threads,
-                    "Connections served at once (generation itself runs one request at a time "
-                    "per model; the others wait)")
+                    "Connections served at once; more wait for a free thread. Generation has its "
+                    "own limits: CRIA_NUM_PARALLEL sequences per model, CRIA_MAX_QUEUE waiting "
+                    "requests")
         ->check(CLI::Range(1, 1024));
     cmd->add_option("--max-blob-bytes", flags->max_blob_bytes,
                     "Largest model file accepted by POST /api/blobs (also bounded by "

@@ -92,12 +92,19 @@ void Metrics::set_models_loaded_source(std::function<int64_t()> source) {
     models_loaded_source_ = std::move(source);
 }
 
+void Metrics::set_load_source(std::function<LoadGauges()> source) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    load_source_ = std::move(source);
+}
+
 MetricsSnapshot Metrics::snapshot() const {
     MetricsSnapshot out;
     std::function<int64_t()> models_loaded_source;
+    std::function<LoadGauges()> load_source;
     {
         std::lock_guard<std::mutex> lock(mutex_);
         models_loaded_source = models_loaded_source_;
+        load_source = load_source_;
         out.requests.reserve(requests_.size());
         for (const auto& [key, count] : requests_) {
             out.requests.push_back({key.first, key.second, count});
@@ -111,6 +118,11 @@ MetricsSnapshot Metrics::snapshot() const {
     out.requests_running = running_.load();
     // Called without the lock held: the source takes its own owner's locks.
     out.models_loaded = models_loaded_source ? models_loaded_source() : models_loaded_.load();
+    if (load_source) {
+        const LoadGauges gauges = load_source();
+        out.queue_depth = gauges.queue_depth;
+        out.requests_running = gauges.running;
+    }
     return out;
 }
 

@@ -90,6 +90,13 @@ class Metrics {
     // Reads cria_models_loaded from `source` at every snapshot instead (for a set of models
     // that loads and unloads on its own); `source` must be thread-safe and outlive this object.
     void set_models_loaded_source(std::function<int64_t()> source);
+    // Reads cria_queue_depth and cria_requests_running from `source` at every snapshot
+    // instead, summed over the models by their schedulers; same rules as above.
+    struct LoadGauges {
+        int64_t queue_depth = 0;
+        int64_t running = 0;
+    };
+    void set_load_source(std::function<LoadGauges()> source);
 
     MetricsSnapshot snapshot() const;
     std::string render() const { return render_prometheus(snapshot()); }
@@ -100,6 +107,7 @@ class Metrics {
     Histogram time_to_first_token_{time_to_first_token_buckets()};
     Histogram generation_rate_{generation_rate_buckets()};
     std::function<int64_t()> models_loaded_source_;
+    std::function<LoadGauges()> load_source_;
 
     std::atomic<uint64_t> prompt_tokens_{0};
     std::atomic<uint64_t> generated_tokens_{0};

@@ -490,6 +490,8 @@ std::vector<LoadedModelInfo> ModelManager::loaded() const {
         info.context_length = entry->model->context_length();
         info.size_bytes = entry->size_bytes;
         info.in_use = entry->in_use;
+        info.running_choices = entry->model->running_choices();
+        info.queued_requests = entry->model->queued_requests();
         if (entry->in_use > 0) {
             // Busy: it expires its keep-alive after now at the earliest.
             if (entry->keep_alive.count() >= 0) info.expires_at = now_system + entry->keep_alive;

@@ -65,6 +65,8 @@ struct LoadedModelInfo {
     uint64_t size_bytes = 0;                                          // the memory estimate
     std::optional<std::chrono::system_clock::time_point> expires_at;  // nullopt: never
     int in_use = 0;
+    int running_choices = 0;  // choices holding one of its sequences now
+    int queued_requests = 0;  // requests waiting for a sequence
 };
 
 class ModelManager;

@@ -1,0 +1,120 @@
+// Load over loopback on the demo model: streaming clients in growing numbers, every answer
+// checked, total throughput reported; then a burst beyond the queue limit, which must get
+// immediate 503s while the server stays healthy.
+//
+// Durations are short by default so the suite stays quick; CRIA_E2E_LOAD_SECONDS sets the
+// length of the 32-client run (the acceptance run uses 60).
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { DEMO_MODEL, post, startServer } from './harness.mjs';
+
+const LONG_SECONDS = Number(process.env.CRIA_E2E_LOAD_SECONDS || 8);
+const SHORT_SECONDS = Math.min(LONG_SECONDS, Number(process.env.CRIA_E2E_LOAD_STEP_SECONDS || 4));
+const messages = [{ role: 'user', content: 'Tell me something about the sea.' }];
+
+// One client: streams answers back to back until `deadline`; returns its counts.
+async function streamingClient(client, deadline, seed) {
+  const counts = { requests: 0, tokens: 0, errors: [] };
+  while (Date.now() < deadline) {
+    try {
+      const stream = await client.chat.completions.create({
+        model: DEMO_MODEL,
+        messages,
+        max_tokens: 32,
+        seed: seed + counts.requests,
+        stream: true,
+        stream_options: { include_usage: true },
+      });
+      let finish = null;
+      let usage = null;
+      for await (const chunk of stream) {
+        if (chunk.usage) usage = chunk.usage;
+        for (const choice of chunk.choices) finish = choice.finish_reason ?? finish;
+      }
+      if (!finish) throw new Error('a stream ended without a finish_reason');
+      if (!usage) throw new Error('a stream ended without its usage chunk');
+      counts.requests += 1;
+      counts.tokens += usage.completion_tokens;
+    } catch (err) {
+      counts.errors.push(String(err));
+    }
+  }
+  return counts;
+}
+
+async function runClients(server, n, seconds) {
+  const deadline = Date.now() + seconds * 1000;
+  const started = Date.now();
+  const results = await Promise.all(
+    Array.from({ length: n }, (_, i) => streamingClient(server.client({ timeout: 120_000 }), deadline, 1000 * i)),
+  );
+  const elapsed = (Date.now() - started) / 1000;
+  const total = results.reduce(
+    (sum, r) => ({ requests: sum.requests + r.requests, tokens: sum.tokens + r.tokens, errors: sum.errors.concat(r.errors) }),
+    { requests: 0, tokens: 0, errors: [] },
+  );
+  return { ...total, elapsed, perClient: results.map((r) => r.requests) };
+}
+
+describe('load', () => {
+  let server;
+  before(async () => {
+    server = await startServer([], { env: { CRIA_NUM_PARALLEL: '32' } });
+  });
+  after(async () => server?.stop());
+
+  test('1, 4, 16 and 32 streaming clients: all answered, throughput reported', async () => {
+    const rows = [];
+    for (const n of [1, 4, 16, 32]) {
+      const seconds = n === 32 ? LONG_SECONDS : SHORT_SECONDS;
+      const result = await runClients(server, n, seconds);
+      assert.deepEqual(result.errors, [], `${n} clients: errors`);
+      // Every client got answers: nobody starved while the others streamed.
+      for (const done of result.perClient) assert.ok(done >= 1, `${n} clients: a client got no answer`);
+      rows.push({ clients: n, seconds: result.elapsed.toFixed(1), requests: result.requests, tokens: result.tokens, 'tokens/s': (result.tokens / result.elapsed).toFixed(1) });
+    }
+    console.log('load: total generated tokens per second by concurrent streaming clients');
+    console.table(rows);
+    const health = await fetch(`${server.url}/health`);
+    assert.equal(health.status, 200);
+  });
+});
+
+describe('backpressure', () => {
+  let server;
+  before(async () => {
+    server = await startServer([], { env: { CRIA_NUM_PARALLEL: '2', CRIA_MAX_QUEUE: '4' } });
+  });
+  after(async () => server?.stop());
+
+  test('a burst beyond the queue gets immediate 503s and the server stays healthy', async () => {
+    // Long answers (one token forced) keep the two slots and the queue full during the burst.
+    const body = { model: DEMO_MODEL, messages, max_tokens: 1500, logit_bias: { 81: 100 } };
+    const started = Date.now();
+    const answers = await Promise.all(
+      Array.from({ length: 40 }, async () => {
+        const t0 = Date.now();
+        const res = await post(`${server.baseURL}/chat/completions`, body);
+        return { ...res, ms: Date.now() - t0 };
+      }),
+    );
+    const ok = answers.filter((a) => a.status === 200);
+    const busy = answers.filter((a) => a.status === 503);
+    assert.equal(ok.length + busy.length, answers.length, `unexpected statuses: ${answers.map((a) => a.status)}`);
+    assert.ok(busy.length >= 20, `only ${busy.length} of 40 were refused`);
+    assert.ok(ok.length >= 2, 'the running requests were answered');
+    for (const refused of busy) {
+      assert.equal(refused.json.error.type, 'server_error');
+      assert.equal(refused.json.error.code, 'server_busy');
+      assert.equal(refused.headers.get('retry-after'), '1');
+      // Refused at once, not after waiting for the model.
+      assert.ok(refused.ms < 2000, `a refusal took ${refused.ms} ms`);
+    }
+    for (const answer of ok) assert.equal(answer.json.choices[0].message.content.length > 0, true);
+    console.log(`backpressure: ${ok.length} answered, ${busy.length} refused with 503 in ${Date.now() - started} ms`);
+    const health = await fetch(`${server.url}/health`);
+    assert.equal(health.status, 200);
+    const after = await post(`${server.baseURL}/chat/completions`, { model: DEMO_MODEL, messages, max_tokens: 4 });
+    assert.equal(after.status, 200);
+  });
+});
