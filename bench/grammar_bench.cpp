@@ -4,11 +4,12 @@
 //
 //   ninja -C <build> grammar_bench && <build>/bench/grammar_bench
 //
-// Each iteration is one request: a fresh Matcher generates one answer of up to kMaxTokens
-// tokens, as a random-weight model would (uniform over the allowed tokens, with a bias towards
-// closing tokens so that answers finish). Only fill_mask and accept_token are timed; the
-// counters report microseconds per token. The vocabularies come from ../shared and the
-// benchmarks are skipped when it is absent.
+// Each iteration is one request: a new Matcher generates one answer of up to kMaxTokens
+// tokens, with tables of its own ("cold": the first request with that grammar) or the ones the
+// vocabulary keeps ("shared": later requests with the same grammar), as a random-weight model would
+// (uniform over the allowed tokens, with a bias towards closing tokens so that answers finish).
+// Only fill_mask and accept_token are timed; the counters report microseconds per token. The
+// vocabularies come from ../shared and the benchmarks are skipped when it is absent.
 #include <benchmark/benchmark.h>
 
 #include <chrono>
@@ -140,8 +141,11 @@ const char* case_name(Case c) {
     return "";
 }
 
+// shared: matchers use the tables the vocabulary keeps for the grammar (every request after
+// the first with the same schema); otherwise each answer builds its own from scratch (the first
+// request with a new schema).
 void mask_per_token(benchmark::State& state, const LoadedVocabulary& loaded, Case grammar_case,
-                    chat::ToolCallFormat format) {
+                    chat::ToolCallFormat format, bool shared) {
     if (!loaded.vocabulary) {
         state.SkipWithError(loaded.error.c_str());
         return;
@@ -163,7 +167,7 @@ void mask_per_token(benchmark::State& state, const LoadedVocabulary& loaded, Cas
     int64_t finished = 0;
     for (auto _ : state) {
         using Clock = std::chrono::steady_clock;
-        Matcher matcher(grammar, vocab);
+        Matcher matcher(grammar, vocab, shared);
         double iteration_us = 0;
         for (int step = 0; step < kMaxTokens && !matcher.is_ended() && matcher.can_continue();
              ++step) {
@@ -247,13 +251,15 @@ int main(int argc, char** argv) {
     for (const VocabularyCase& v : vocabularies) loaded.push_back(load_vocabulary(v.path));
     for (size_t i = 0; i < std::size(vocabularies); ++i) {
         for (Case c : {Case::kJsonObject, Case::kPersonSchema, Case::kToolsRequired}) {
-            const std::string name =
-                std::string("MaskPerToken/") + vocabularies[i].name + "/" + case_name(c);
-            benchmark::RegisterBenchmark(name.c_str(), mask_per_token, std::cref(loaded[i]), c,
-                                         vocabularies[i].format)
-                ->UseManualTime()
-                ->Unit(benchmark::kMillisecond)
-                ->MinTime(2.0);
+            for (bool shared : {false, true}) {
+                const std::string name = std::string("MaskPerToken/") + vocabularies[i].name + "/" +
+                                         case_name(c) + (shared ? "/shared" : "/cold");
+                benchmark::RegisterBenchmark(name.c_str(), mask_per_token, std::cref(loaded[i]), c,
+                                             vocabularies[i].format, shared)
+                    ->UseManualTime()
+                    ->Unit(benchmark::kMillisecond)
+                    ->MinTime(1.0);
+            }
         }
     }
     benchmark::RunSpecifiedBenchmarks();

@@ -96,7 +96,54 @@ Status check_no_left_recursion(const std::vector<Rule>& rules) {
     return Status::ok();
 }
 
+uint64_t hash_mix(uint64_t h, uint64_t value) {
+    h ^= value + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+    return h;
+}
+
+uint64_t rules_fingerprint(const std::vector<Rule>& rules, RuleId root) {
+    uint64_t h = hash_mix(rules.size(), root);
+    for (const Rule& rule : rules) {
+        h = hash_mix(h, rule.alternatives.size());
+        for (const Sequence& alt : rule.alternatives) {
+            h = hash_mix(h, alt.size());
+            for (const Element& e : alt) {
+                if (e.kind == Element::Kind::kRule) {
+                    h = hash_mix(h, 0x100000000ull | e.rule);
+                } else {
+                    for (uint64_t word : e.bytes.bits) h = hash_mix(h, word);
+                }
+            }
+        }
+    }
+    return h;
+}
+
 }  // namespace
+
+bool Grammar::same_rules_as(const Grammar& other) const {
+    if (fingerprint_ != other.fingerprint_ || root_ != other.root_ ||
+        rules_.size() != other.rules_.size()) {
+        return false;
+    }
+    for (size_t r = 0; r < rules_.size(); ++r) {
+        const auto& mine = rules_[r].alternatives;
+        const auto& theirs = other.rules_[r].alternatives;
+        if (mine.size() != theirs.size()) return false;
+        for (size_t a = 0; a < mine.size(); ++a) {
+            if (mine[a].size() != theirs[a].size()) return false;
+            for (size_t i = 0; i < mine[a].size(); ++i) {
+                const Element& x = mine[a][i];
+                const Element& y = theirs[a][i];
+                if (x.kind != y.kind) return false;
+                if (x.kind == Element::Kind::kRule ? x.rule != y.rule
+                                                   : x.bytes.bits != y.bytes.bits)
+                    return false;
+            }
+        }
+    }
+    return true;
+}
 
 std::string Grammar::to_string() const {
     std::string out;
@@ -208,6 +255,7 @@ Expected<std::shared_ptr<const Grammar>> GrammarBuilder::build(RuleId root) cons
     grammar->rules_ = rules_;
     grammar->root_ = root;
     grammar->element_count_ = element_count_;
+    grammar->fingerprint_ = rules_fingerprint(rules_, root);
     return std::shared_ptr<const Grammar>(std::move(grammar));
 }
 

@@ -73,12 +73,17 @@ class Grammar {
     size_t element_count() const { return element_count_; }
     // A readable dump (one rule per line) for tests and debugging.
     std::string to_string() const;
+    // A hash of the rules (names aside), and exact structural equality: two requests with the
+    // same schema compile equal grammars, which then share their matching tables.
+    uint64_t fingerprint() const { return fingerprint_; }
+    bool same_rules_as(const Grammar& other) const;
 
   private:
     friend class GrammarBuilder;
     std::vector<Rule> rules_;
     RuleId root_ = 0;
     size_t element_count_ = 0;
+    uint64_t fingerprint_ = 0;
 };
 
 class GrammarBuilder {

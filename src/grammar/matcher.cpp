@@ -1,127 +1,132 @@
 #include "grammar/matcher.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
-#include <deque>
+#include <unordered_map>
+#include <unordered_set>
 
 namespace cria::grammar {
 
 // ---------------------------------------------------------------------------------------------
-// TokenVocabulary
+// MatchTables: the lazily built DFA of one grammar and its masks over one vocabulary.
 
-Expected<std::shared_ptr<const TokenVocabulary>> TokenVocabulary::create(
-    std::vector<std::string> pieces, const std::vector<bool>& never_text,
-    std::vector<int32_t> end_tokens) {
-    const size_t n_vocab = pieces.size();
-    if (n_vocab == 0 || n_vocab > (size_t{1} << 30)) {
-        return invalid_argument("vocabulary size " + std::to_string(n_vocab) + " is not usable");
+class MatchTables {
+  public:
+    static constexpr int32_t kAcceptNode = -1;  // an emptied stack: the text is complete
+    static constexpr int32_t kNoParent = -1;
+    static constexpr int32_t kDead = -1;     // transition to no state
+    static constexpr int32_t kUnknown = -2;  // transition not computed yet
+    static constexpr size_t kMaxNodes = 4'000'000;
+    static constexpr size_t kMaxStates = 1'000'000;
+    // Cached masks are dropped (and recomputed on demand) past this many bytes.
+    static constexpr size_t kMaxMaskBytes = size_t{16} << 20;
+    // Tables past this size are no longer handed to new requests (they keep growing only for
+    // the requests already using them), so shared tables stay bounded.
+    static constexpr size_t kMaxSharedBytes = size_t{32} << 20;
+
+    explicit MatchTables(std::shared_ptr<const Grammar> grammar);
+
+    const std::shared_ptr<const Grammar>& grammar() const { return grammar_; }
+    bool over_shared_budget() const {
+        return approx_bytes_.load(std::memory_order_relaxed) > kMaxSharedBytes;
     }
-    if (!never_text.empty() && never_text.size() != n_vocab) {
-        return invalid_argument("never_text must have one entry per token");
+
+    // Everything below is called with mutex() held.
+    std::mutex& mutex() { return mutex_; }
+    int32_t start_state() const { return start_state_; }
+    // The state after `byte` from `state`, or kDead.
+    int32_t step(int32_t state, uint8_t byte) {
+        const int32_t* next = states_[static_cast<size_t>(state)].next.get();
+        if (next != nullptr && next[byte] != kUnknown) return next[byte];
+        return step_slow(state, byte);
     }
-    for (int32_t t : end_tokens) {
-        if (t < 0 || static_cast<size_t>(t) >= n_vocab) {
-            return invalid_argument("end token " + std::to_string(t) +
-                                    " is outside the vocabulary");
+    bool is_accepting(int32_t state) const {
+        const auto& nodes = states_[static_cast<size_t>(state)].nodes;
+        return !nodes.empty() && nodes.front() == kAcceptNode;
+    }
+    bool can_continue(int32_t state) const {
+        const auto& nodes = states_[static_cast<size_t>(state)].nodes;
+        return !nodes.empty() && nodes.back() != kAcceptNode;
+    }
+    Status check_limits() const {
+        if (nodes_.size() > kMaxNodes || states_.size() > kMaxStates) {
+            return resource_exhausted("the output grammar grew past its matching limits");
         }
+        return Status::ok();
     }
-    std::shared_ptr<TokenVocabulary> vocab(new TokenVocabulary());
-    vocab->pieces_ = std::move(pieces);
-    std::sort(end_tokens.begin(), end_tokens.end());
-    end_tokens.erase(std::unique(end_tokens.begin(), end_tokens.end()), end_tokens.end());
-    vocab->end_tokens_ = std::move(end_tokens);
+    size_t state_count() const { return states_.size(); }
+    size_t node_count() const { return nodes_.size(); }
 
-    // Text tokens sorted by piece: the trie is then built in one pass, children in byte order.
-    std::vector<int32_t> order;
-    order.reserve(n_vocab);
-    for (size_t t = 0; t < n_vocab; ++t) {
-        const bool banned = !never_text.empty() && never_text[t];
-        if (!banned && !vocab->pieces_[t].empty() && !vocab->is_end_token(static_cast<int32_t>(t)))
-            order.push_back(static_cast<int32_t>(t));
-    }
-    std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) {
-        return vocab->pieces_[static_cast<size_t>(a)] < vocab->pieces_[static_cast<size_t>(b)];
-    });
+    void fill_mask(const TokenVocabulary& vocab, int32_t state, std::span<uint32_t> words);
 
-    // Build a pointer trie first (children appended in byte order thanks to the sort), then
-    // lay it out breadth-first so each node's children are contiguous.
-    struct BuildNode {
-        std::vector<std::pair<uint8_t, int32_t>> children;
-        std::vector<int32_t> tokens;
+  private:
+    enum class Op : uint8_t { kBytes, kRule, kEnd };
+    struct Code {
+        Op op;
+        uint32_t arg;  // byte-set index (kBytes) or rule id (kRule)
     };
-    std::vector<BuildNode> build(1);
-    for (int32_t t : order) {
-        int32_t node = 0;
-        for (char c : vocab->pieces_[static_cast<size_t>(t)]) {
-            const auto byte = static_cast<uint8_t>(c);
-            auto& children = build[static_cast<size_t>(node)].children;
-            if (!children.empty() && children.back().first == byte) {
-                node = children.back().second;
-            } else {
-                build.push_back({});
-                const auto id = static_cast<int32_t>(build.size() - 1);
-                build[static_cast<size_t>(node)].children.emplace_back(byte, id);
-                node = id;
+    struct Node {
+        int32_t pos;
+        int32_t parent;
+    };
+    struct State {
+        std::vector<int32_t> nodes;       // sorted top-node ids; kAcceptNode first when present
+        std::unique_ptr<int32_t[]> next;  // [256] memoized transitions, allocated on first use
+    };
+    struct VectorHash {
+        size_t operator()(const std::vector<int32_t>& v) const {
+            uint64_t h = 1469598103934665603ull;
+            for (int32_t x : v) {
+                h ^= static_cast<uint32_t>(x);
+                h *= 1099511628211ull;
             }
+            return static_cast<size_t>(h);
         }
-        build[static_cast<size_t>(node)].tokens.push_back(t);
-    }
-    const size_t n_nodes = build.size();
-    std::vector<int32_t> bfs_order;  // bfs position -> build id
-    bfs_order.reserve(n_nodes);
-    std::vector<int32_t> bfs_index(n_nodes, 0);  // build id -> bfs position
-    bfs_order.push_back(0);
-    vocab->edge_byte_.assign(n_nodes, 0);
-    for (size_t i = 0; i < bfs_order.size(); ++i) {
-        for (const auto& [byte, child] : build[static_cast<size_t>(bfs_order[i])].children) {
-            bfs_index[static_cast<size_t>(child)] = static_cast<int32_t>(bfs_order.size());
-            vocab->edge_byte_[bfs_order.size()] = byte;
-            bfs_order.push_back(child);
-        }
-    }
-    vocab->child_begin_.resize(n_nodes);
-    vocab->child_count_.resize(n_nodes);
-    vocab->node_token_begin_.resize(n_nodes + 1);
-    for (size_t i = 0; i < n_nodes; ++i) {
-        const BuildNode& node = build[static_cast<size_t>(bfs_order[i])];
-        vocab->child_count_[i] = static_cast<uint16_t>(node.children.size());
-        vocab->child_begin_[i] =
-            node.children.empty() ? 0 : bfs_index[static_cast<size_t>(node.children[0].second)];
-        vocab->node_token_begin_[i] = static_cast<int32_t>(vocab->node_tokens_.size());
-        vocab->node_tokens_.insert(vocab->node_tokens_.end(), node.tokens.begin(),
-                                   node.tokens.end());
-    }
-    vocab->node_token_begin_[n_nodes] = static_cast<int32_t>(vocab->node_tokens_.size());
-    return std::shared_ptr<const TokenVocabulary>(std::move(vocab));
-}
+    };
+    // A cached mask: the allowed token ids when few are allowed, else the bit words.
+    struct Mask {
+        bool dense = false;
+        std::vector<uint32_t> data;  // [n_words] bits, or the allowed ids
+    };
 
-bool TokenVocabulary::is_end_token(int32_t token) const {
-    return std::binary_search(end_tokens_.begin(), end_tokens_.end(), token);
-}
+    void flatten();
+    int32_t intern_node(int32_t pos, int32_t parent);
+    void closure(int32_t pos, int32_t parent, std::vector<int32_t>& out);
+    int32_t intern_state(std::vector<int32_t>& nodes);
+    int32_t step_slow(int32_t state, uint8_t byte);
+    // Approximate memory held, read without the lock by TokenVocabulary::tables_for.
+    void account(size_t bytes) { approx_bytes_.fetch_add(bytes, std::memory_order_relaxed); }
 
-// ---------------------------------------------------------------------------------------------
-// Matcher
+    std::shared_ptr<const Grammar> grammar_;
+    std::mutex mutex_;
+    std::atomic<size_t> approx_bytes_{0};
 
-size_t Matcher::VectorHash::operator()(const std::vector<int32_t>& v) const {
-    uint64_t h = 1469598103934665603ull;
-    for (int32_t x : v) {
-        h ^= static_cast<uint32_t>(x);
-        h *= 1099511628211ull;
-    }
-    return static_cast<size_t>(h);
-}
+    std::vector<Code> code_;                             // flattened alternatives, kEnd-terminated
+    std::vector<ByteSet> byte_sets_;                     // [n_byte_elements]
+    std::vector<std::vector<int32_t>> rule_alt_starts_;  // [n_rules] code_ index per alternative
 
-Matcher::Matcher(std::shared_ptr<const Grammar> grammar,
-                 std::shared_ptr<const TokenVocabulary> vocabulary)
-    : grammar_(std::move(grammar)), vocabulary_(std::move(vocabulary)) {
+    std::vector<Node> nodes_;
+    std::unordered_map<uint64_t, int32_t> node_ids_;
+    std::vector<State> states_;
+    std::unordered_map<std::vector<int32_t>, int32_t, VectorHash> state_ids_;
+    std::unordered_set<uint64_t> closure_seen_;  // scratch for closure()
+
+    std::unordered_map<int32_t, Mask> masks_;
+    size_t mask_bytes_ = 0;
+    std::vector<int32_t> state_at_depth_;  // scratch for fill_mask: [max trie depth + 1]
+
+    int32_t start_state_ = 0;
+};
+
+MatchTables::MatchTables(std::shared_ptr<const Grammar> grammar) : grammar_(std::move(grammar)) {
     flatten();
     std::vector<int32_t> start;
     for (int32_t alt : rule_alt_starts_[grammar_->root()]) closure(alt, kNoParent, start);
     start_state_ = intern_state(start);
-    current_ = start_state_;
 }
 
-void Matcher::flatten() {
+void MatchTables::flatten() {
     const auto& rules = grammar_->rules();
     rule_alt_starts_.resize(rules.size());
     for (size_t r = 0; r < rules.size(); ++r) {
@@ -138,20 +143,24 @@ void Matcher::flatten() {
             code_.push_back({Op::kEnd, 0});
         }
     }
+    account(code_.size() * sizeof(Code) + byte_sets_.size() * sizeof(ByteSet));
 }
 
-int32_t Matcher::intern_node(int32_t pos, int32_t parent) {
+int32_t MatchTables::intern_node(int32_t pos, int32_t parent) {
     const uint64_t key = (static_cast<uint64_t>(static_cast<uint32_t>(pos)) << 32) |
                          static_cast<uint32_t>(parent + 1);
     auto [it, inserted] = node_ids_.try_emplace(key, static_cast<int32_t>(nodes_.size()));
-    if (inserted) nodes_.push_back({pos, parent});
+    if (inserted) {
+        nodes_.push_back({pos, parent});
+        account(sizeof(Node) + 32);
+    }
     return it->second;
 }
 
 // Expands (pos, parent) until every stack has a byte set on top (or is empty: accept). The
 // worklist and the seen-set make shared and nullable paths cost one visit each; the grammar
 // builder rejects left recursion, so the expansion is finite.
-void Matcher::closure(int32_t pos, int32_t parent, std::vector<int32_t>& out) {
+void MatchTables::closure(int32_t pos, int32_t parent, std::vector<int32_t>& out) {
     closure_seen_.clear();
     std::vector<std::pair<int32_t, int32_t>> work{{pos, parent}};
     while (!work.empty()) {
@@ -185,7 +194,7 @@ void Matcher::closure(int32_t pos, int32_t parent, std::vector<int32_t>& out) {
     }
 }
 
-int32_t Matcher::intern_state(std::vector<int32_t>& nodes) {
+int32_t MatchTables::intern_state(std::vector<int32_t>& nodes) {
     std::sort(nodes.begin(), nodes.end());
     nodes.erase(std::unique(nodes.begin(), nodes.end()), nodes.end());
     auto it = state_ids_.find(nodes);
@@ -193,17 +202,16 @@ int32_t Matcher::intern_state(std::vector<int32_t>& nodes) {
     const auto id = static_cast<int32_t>(states_.size());
     states_.push_back(State{nodes, nullptr});
     state_ids_.emplace(nodes, id);
+    account(2 * nodes.size() * sizeof(int32_t) + sizeof(State) + 64);
     return id;
 }
 
-int32_t Matcher::step(int32_t state, uint8_t byte) {
+int32_t MatchTables::step_slow(int32_t state, uint8_t byte) {
     State* s = &states_[static_cast<size_t>(state)];
-    if (s->next) {
-        const int32_t known = s->next[byte];
-        if (known != kUnknown) return known;
-    } else {
+    if (!s->next) {
         s->next = std::make_unique<int32_t[]>(256);
         std::fill_n(s->next.get(), 256, kUnknown);
+        account(256 * sizeof(int32_t));
     }
     std::vector<int32_t> next_nodes;
     // Copy: closure() may grow nodes_ but never states_, yet interning below may move states_.
@@ -222,24 +230,224 @@ int32_t Matcher::step(int32_t state, uint8_t byte) {
     return result;
 }
 
-Status Matcher::check_limits() const {
-    if (nodes_.size() > kMaxNodes || states_.size() > kMaxStates) {
-        return resource_exhausted("the output grammar grew past its matching limits");
+void MatchTables::fill_mask(const TokenVocabulary& v, int32_t state, std::span<uint32_t> words) {
+    const size_t n_words = words.size();
+    auto cached = masks_.find(state);
+    if (cached != masks_.end()) {
+        const Mask& mask = cached->second;
+        if (mask.dense) {
+            std::memcpy(words.data(), mask.data.data(), n_words * sizeof(uint32_t));
+        } else {
+            std::fill(words.begin(), words.end(), 0u);
+            for (uint32_t t : mask.data) words[t >> 5] |= 1u << (t & 31);
+        }
+        return;
     }
-    return Status::ok();
+
+    // One pass over the depth-first trie: a node's state is its parent's state stepped by the
+    // node's byte, and the parent is the last node seen one level up.
+    std::fill(words.begin(), words.end(), 0u);
+    state_at_depth_.resize(static_cast<size_t>(v.max_depth_) + 1);
+    state_at_depth_[0] = state;
+    const auto n_nodes = static_cast<int32_t>(v.edge_byte_.size());
+    size_t allowed = 0;
+    for (int32_t node = 1; node < n_nodes;) {
+        const auto at = static_cast<size_t>(node);
+        const int32_t depth = v.depth_[at];
+        const int32_t next =
+            step(state_at_depth_[static_cast<size_t>(depth - 1)], v.edge_byte_[at]);
+        if (next == kDead) {
+            node = v.subtree_end_[at];
+            continue;
+        }
+        state_at_depth_[static_cast<size_t>(depth)] = next;
+        for (int32_t i = v.node_token_begin_[at]; i < v.node_token_begin_[at + 1]; ++i) {
+            const auto t = static_cast<uint32_t>(v.node_tokens_[static_cast<size_t>(i)]);
+            words[t >> 5] |= 1u << (t & 31);
+            ++allowed;
+        }
+        ++node;
+    }
+    if (is_accepting(state)) {
+        for (int32_t t : v.end_tokens()) {
+            words[static_cast<uint32_t>(t) >> 5] |= 1u << (static_cast<uint32_t>(t) & 31);
+            ++allowed;
+        }
+    }
+
+    Mask mask;
+    mask.dense = allowed >= n_words;  // the id list would be larger than the bits
+    if (mask.dense) {
+        mask.data.assign(words.begin(), words.end());
+    } else {
+        mask.data.reserve(allowed);
+        for (size_t w = 0; w < n_words; ++w) {
+            for (uint32_t bits = words[w]; bits != 0; bits &= bits - 1) {
+                mask.data.push_back(static_cast<uint32_t>(w * 32) +
+                                    static_cast<uint32_t>(__builtin_ctz(bits)));
+            }
+        }
+    }
+    const size_t bytes = mask.data.size() * sizeof(uint32_t) + 64;
+    if (mask_bytes_ + bytes > kMaxMaskBytes) {
+        masks_.clear();
+        approx_bytes_.fetch_sub(mask_bytes_, std::memory_order_relaxed);
+        mask_bytes_ = 0;
+    }
+    mask_bytes_ += bytes;
+    account(bytes);
+    masks_.emplace(state, std::move(mask));
+}
+
+// ---------------------------------------------------------------------------------------------
+// TokenVocabulary
+
+TokenVocabulary::~TokenVocabulary() = default;
+
+Expected<std::shared_ptr<const TokenVocabulary>> TokenVocabulary::create(
+    std::vector<std::string> pieces, const std::vector<bool>& never_text,
+    std::vector<int32_t> end_tokens) {
+    const size_t n_vocab = pieces.size();
+    if (n_vocab == 0 || n_vocab > (size_t{1} << 30)) {
+        return invalid_argument("vocabulary size " + std::to_string(n_vocab) + " is not usable");
+    }
+    if (!never_text.empty() && never_text.size() != n_vocab) {
+        return invalid_argument("never_text must have one entry per token");
+    }
+    for (int32_t t : end_tokens) {
+        if (t < 0 || static_cast<size_t>(t) >= n_vocab) {
+            return invalid_argument("end token " + std::to_string(t) +
+                                    " is outside the vocabulary");
+        }
+    }
+    std::shared_ptr<TokenVocabulary> vocab(new TokenVocabulary());
+    vocab->pieces_ = std::move(pieces);
+    std::sort(end_tokens.begin(), end_tokens.end());
+    end_tokens.erase(std::unique(end_tokens.begin(), end_tokens.end()), end_tokens.end());
+    vocab->end_tokens_ = std::move(end_tokens);
+
+    // Text tokens sorted by piece: a prefix sorts before its extensions, so the trie comes out
+    // depth-first in one pass over them.
+    std::vector<int32_t> order;
+    order.reserve(n_vocab);
+    for (size_t t = 0; t < n_vocab; ++t) {
+        const bool banned = !never_text.empty() && never_text[t];
+        if (!banned && !vocab->pieces_[t].empty() && !vocab->is_end_token(static_cast<int32_t>(t)))
+            order.push_back(static_cast<int32_t>(t));
+    }
+    std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) {
+        return vocab->pieces_[static_cast<size_t>(a)] < vocab->pieces_[static_cast<size_t>(b)];
+    });
+
+    TokenVocabulary& v = *vocab;
+    v.edge_byte_.push_back(0);
+    v.depth_.push_back(0);
+    v.subtree_end_.push_back(0);
+    std::vector<int32_t> path{0};     // node ids from the root down to the last piece's end
+    std::vector<int32_t> token_node;  // [order.size()] the node each token ends at
+    token_node.reserve(order.size());
+    const std::string* previous = nullptr;
+    for (int32_t t : order) {
+        const std::string& piece = v.pieces_[static_cast<size_t>(t)];
+        size_t common = 0;
+        if (previous != nullptr) {
+            const size_t limit = std::min({previous->size(), piece.size(), path.size() - 1});
+            while (common < limit && (*previous)[common] == piece[common]) ++common;
+        }
+        // Close the subtrees below the common prefix.
+        while (path.size() > common + 1) {
+            v.subtree_end_[static_cast<size_t>(path.back())] =
+                static_cast<int32_t>(v.edge_byte_.size());
+            path.pop_back();
+        }
+        for (size_t i = common; i < piece.size(); ++i) {
+            path.push_back(static_cast<int32_t>(v.edge_byte_.size()));
+            v.edge_byte_.push_back(static_cast<uint8_t>(piece[i]));
+            v.depth_.push_back(static_cast<int32_t>(i + 1));
+            v.subtree_end_.push_back(0);
+        }
+        v.max_depth_ = std::max(v.max_depth_, static_cast<int32_t>(piece.size()));
+        token_node.push_back(path.back());
+        previous = &piece;
+    }
+    const auto n_nodes = static_cast<int32_t>(v.edge_byte_.size());
+    for (int32_t node : path) v.subtree_end_[static_cast<size_t>(node)] = n_nodes;
+
+    // Tokens per node (several tokens may share a piece).
+    v.node_token_begin_.assign(static_cast<size_t>(n_nodes) + 1, 0);
+    for (int32_t node : token_node) ++v.node_token_begin_[static_cast<size_t>(node) + 1];
+    for (size_t i = 1; i < v.node_token_begin_.size(); ++i) {
+        v.node_token_begin_[i] += v.node_token_begin_[i - 1];
+    }
+    v.node_tokens_.resize(order.size());
+    std::vector<int32_t> fill(v.node_token_begin_.begin(), v.node_token_begin_.end() - 1);
+    for (size_t i = 0; i < order.size(); ++i) {
+        v.node_tokens_[static_cast<size_t>(fill[static_cast<size_t>(token_node[i])]++)] = order[i];
+    }
+    return std::shared_ptr<const TokenVocabulary>(std::move(vocab));
+}
+
+bool TokenVocabulary::is_end_token(int32_t token) const {
+    return std::binary_search(end_tokens_.begin(), end_tokens_.end(), token);
+}
+
+size_t TokenVocabulary::shared_table_count() const {
+    std::lock_guard lock(tables_mutex_);
+    return tables_.size();
+}
+
+std::shared_ptr<MatchTables> TokenVocabulary::tables_for(
+    const std::shared_ptr<const Grammar>& grammar) const {
+    std::lock_guard lock(tables_mutex_);
+    for (auto it = tables_.begin(); it != tables_.end(); ++it) {
+        const Grammar& kept = *(*it)->grammar();
+        if (&kept != grammar.get() && !kept.same_rules_as(*grammar)) continue;
+        if ((*it)->over_shared_budget()) {
+            tables_.erase(it);  // its current users keep it; later requests start afresh
+            break;
+        }
+        tables_.splice(tables_.begin(), tables_, it);
+        return tables_.front();
+    }
+    auto tables = std::make_shared<MatchTables>(grammar);
+    tables_.push_front(tables);
+    if (tables_.size() > kMaxSharedTables) tables_.pop_back();
+    return tables;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Matcher
+
+Matcher::Matcher(std::shared_ptr<const Grammar> grammar,
+                 std::shared_ptr<const TokenVocabulary> vocabulary, bool share_tables)
+    : grammar_(std::move(grammar)), vocabulary_(std::move(vocabulary)) {
+    tables_ = vocabulary_ && share_tables ? vocabulary_->tables_for(grammar_)
+                                          : std::make_shared<MatchTables>(grammar_);
+    current_ = tables_->start_state();
+}
+
+size_t Matcher::state_count() const {
+    std::lock_guard lock(tables_->mutex());
+    return tables_->state_count();
+}
+
+size_t Matcher::node_count() const {
+    std::lock_guard lock(tables_->mutex());
+    return tables_->node_count();
 }
 
 Status Matcher::accept_bytes(std::string_view bytes) {
     if (ended_) return invalid_argument("the output already ended");
+    std::lock_guard lock(tables_->mutex());
     int32_t state = current_;
     for (size_t i = 0; i < bytes.size(); ++i) {
-        state = step(state, static_cast<uint8_t>(bytes[i]));
-        if (state == kDead) {
+        state = tables_->step(state, static_cast<uint8_t>(bytes[i]));
+        if (state == MatchTables::kDead) {
             return invalid_argument("the output does not match the grammar at byte " +
                                     std::to_string(i));
         }
     }
-    CRIA_RETURN_IF_ERROR(check_limits());
+    CRIA_RETURN_IF_ERROR(tables_->check_limits());
     current_ = state;
     return Status::ok();
 }
@@ -263,22 +471,26 @@ Status Matcher::accept_token(int32_t token) {
 bool Matcher::is_token_allowed(int32_t token) {
     if (!vocabulary_ || token < 0 || token >= vocabulary_->n_vocab() || ended_) return false;
     if (vocabulary_->is_end_token(token)) return is_accepting();
+    const std::string& piece = vocabulary_->piece(token);
+    if (piece.empty()) return false;
+    std::lock_guard lock(tables_->mutex());
     int32_t state = current_;
-    for (char c : vocabulary_->piece(token)) {
-        state = step(state, static_cast<uint8_t>(c));
-        if (state == kDead) return false;
+    for (char c : piece) {
+        state = tables_->step(state, static_cast<uint8_t>(c));
+        if (state == MatchTables::kDead) return false;
     }
-    return !vocabulary_->piece(token).empty();
+    return true;
 }
 
 bool Matcher::is_accepting() const {
-    const auto& nodes = states_[static_cast<size_t>(current_)].nodes;
-    return !nodes.empty() && nodes.front() == kAcceptNode;
+    std::lock_guard lock(tables_->mutex());
+    return tables_->is_accepting(current_);
 }
 
 bool Matcher::can_continue() const {
-    const auto& nodes = states_[static_cast<size_t>(current_)].nodes;
-    return !ended_ && !nodes.empty() && nodes.back() != kAcceptNode;
+    if (ended_) return false;
+    std::lock_guard lock(tables_->mutex());
+    return tables_->can_continue(current_);
 }
 
 Status Matcher::fill_mask(std::span<uint32_t> words) {
@@ -289,43 +501,9 @@ Status Matcher::fill_mask(std::span<uint32_t> words) {
         std::fill(words.begin(), words.end(), 0u);
         return Status::ok();
     }
-    auto cached = mask_cache_.find(current_);
-    if (cached != mask_cache_.end()) {
-        std::memcpy(words.data(), cached->second.data(), n_words * sizeof(uint32_t));
-        return Status::ok();
-    }
-
-    std::fill(words.begin(), words.end(), 0u);
-    const TokenVocabulary& v = *vocabulary_;
-    walk_stack_.clear();
-    walk_stack_.emplace_back(0, current_);
-    while (!walk_stack_.empty()) {
-        const auto [node, state] = walk_stack_.back();
-        walk_stack_.pop_back();
-        const int32_t first = v.child_begin_[static_cast<size_t>(node)];
-        const int32_t count = v.child_count_[static_cast<size_t>(node)];
-        for (int32_t child = first; child < first + count; ++child) {
-            const int32_t next = step(state, v.edge_byte_[static_cast<size_t>(child)]);
-            if (next == kDead) continue;
-            for (int32_t i = v.node_token_begin_[static_cast<size_t>(child)];
-                 i < v.node_token_begin_[static_cast<size_t>(child) + 1]; ++i) {
-                const auto t = static_cast<uint32_t>(v.node_tokens_[static_cast<size_t>(i)]);
-                words[t >> 5] |= 1u << (t & 31);
-            }
-            if (v.child_count_[static_cast<size_t>(child)] != 0) {
-                walk_stack_.emplace_back(child, next);
-            }
-        }
-    }
-    if (is_accepting()) {
-        for (int32_t t : v.end_tokens()) {
-            words[static_cast<uint32_t>(t) >> 5] |= 1u << (static_cast<uint32_t>(t) & 31);
-        }
-    }
-    CRIA_RETURN_IF_ERROR(check_limits());
-    if (mask_cache_.size() >= kMaxCachedMasks) mask_cache_.clear();
-    mask_cache_.emplace(current_, std::vector<uint32_t>(words.begin(), words.end()));
-    return Status::ok();
+    std::lock_guard lock(tables_->mutex());
+    tables_->fill_mask(*vocabulary_, current_, words);
+    return tables_->check_limits();
 }
 
 std::optional<std::string> Matcher::shortest_completion(size_t max_bytes) {
@@ -336,12 +514,12 @@ std::optional<std::string> Matcher::shortest_completion(size_t max_bytes) {
         uint8_t byte;
         uint32_t depth;
     };
+    std::lock_guard lock(tables_->mutex());
     std::vector<Visit> visits{{current_, -1, 0, 0}};
     std::unordered_set<int32_t> seen{current_};
     for (size_t i = 0; i < visits.size(); ++i) {
         const Visit v = visits[i];
-        const auto& nodes = states_[static_cast<size_t>(v.state)].nodes;
-        if (!nodes.empty() && nodes.front() == kAcceptNode) {
+        if (tables_->is_accepting(v.state)) {
             std::string out;
             for (int32_t k = static_cast<int32_t>(i); visits[static_cast<size_t>(k)].from >= 0;
                  k = visits[static_cast<size_t>(k)].from) {
@@ -352,8 +530,8 @@ std::optional<std::string> Matcher::shortest_completion(size_t max_bytes) {
         }
         if (v.depth >= max_bytes || visits.size() > 2'000'000) continue;
         for (unsigned b = 0; b < 256; ++b) {
-            const int32_t next = step(v.state, static_cast<uint8_t>(b));
-            if (next == kDead || !seen.insert(next).second) continue;
+            const int32_t next = tables_->step(v.state, static_cast<uint8_t>(b));
+            if (next == MatchTables::kDead || !seen.insert(next).second) continue;
             visits.push_back({next, static_cast<int32_t>(i), static_cast<uint8_t>(b), v.depth + 1});
         }
     }

@@ -9,25 +9,33 @@
 // right-recursive repetitions the compilers produce keep the stacks flat and revisit the same
 // states (a JSON string body is one state, whatever its length).
 //
-// The token mask for a state walks the vocabulary's byte trie from the root, following the
-// memoized transitions and pruning every subtree whose prefix is dead; masks are cached per
-// state, so the common steady states (inside a string, between digits) cost a copy.
+// The token mask for a state scans the vocabulary's byte trie (laid out depth-first, so the scan
+// reads memory in order) following the memoized transitions and skipping every subtree whose
+// prefix is dead. Masks are cached per state.
+//
+// The lazily built DFA and its masks depend only on the grammar and the vocabulary, so they are
+// shared: the vocabulary keeps the tables of the grammars used most recently, and a request
+// whose grammar has the same rules as an earlier one (the same schema, the same tools) starts
+// with every state and mask that earlier requests computed. The tables are locked while a
+// matcher uses them, so matchers of concurrent requests may share them.
 #pragma once
 
 #include <cstdint>
+#include <list>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
-#include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include "core/status.h"
 #include "grammar/grammar.h"
 
 namespace cria::grammar {
+
+class MatchTables;
 
 // The byte strings of a model's tokens, arranged as a trie for mask computation. Built once per
 // model and shared by every request.
@@ -40,33 +48,48 @@ class TokenVocabulary {
     static Expected<std::shared_ptr<const TokenVocabulary>> create(
         std::vector<std::string> pieces, const std::vector<bool>& never_text,
         std::vector<int32_t> end_tokens);
+    ~TokenVocabulary();
 
     int32_t n_vocab() const { return static_cast<int32_t>(pieces_.size()); }
     const std::string& piece(int32_t token) const { return pieces_[static_cast<size_t>(token)]; }
     bool is_end_token(int32_t token) const;
     const std::vector<int32_t>& end_tokens() const { return end_tokens_; }
-    size_t trie_node_count() const { return child_begin_.size(); }
+    size_t trie_node_count() const { return edge_byte_.size(); }
+    // Grammars whose matching tables are kept for later requests (diagnostics, tests).
+    size_t shared_table_count() const;
 
   private:
     friend class Matcher;
+    friend class MatchTables;
     TokenVocabulary() = default;
+
+    // The matching tables for `grammar`: kept ones when a recent grammar has the same rules,
+    // else new ones, kept in place of the least recently used.
+    std::shared_ptr<MatchTables> tables_for(const std::shared_ptr<const Grammar>& grammar) const;
 
     std::vector<std::string> pieces_;  // [n_vocab]
     std::vector<int32_t> end_tokens_;
-    // Trie in breadth-first order; node 0 is the root. Children of node n are the nodes
-    // child_begin_[n] .. child_begin_[n] + child_count_[n] - 1, sorted by edge byte.
-    std::vector<int32_t> child_begin_;       // [n_nodes]
-    std::vector<uint16_t> child_count_;      // [n_nodes]
+    // Trie in depth-first order; node 0 is the root (the empty prefix). The subtree of node n is
+    // the nodes n .. subtree_end_[n] - 1, so a dead prefix skips its whole subtree at once.
     std::vector<uint8_t> edge_byte_;         // [n_nodes] byte on the edge into the node
+    std::vector<int32_t> depth_;             // [n_nodes] bytes from the root
+    std::vector<int32_t> subtree_end_;       // [n_nodes]
     std::vector<int32_t> node_token_begin_;  // [n_nodes + 1] index into node_tokens_
     std::vector<int32_t> node_tokens_;       // tokens whose piece ends at the node
+    int32_t max_depth_ = 0;
+
+    static constexpr size_t kMaxSharedTables = 8;
+    mutable std::mutex tables_mutex_;
+    mutable std::list<std::shared_ptr<MatchTables>> tables_;  // most recently used first
 };
 
 class Matcher {
   public:
     // `vocabulary` may be null for byte-level use (accept_bytes, completion) only.
+    // `share_tables` false gives the matcher tables of its own, built from scratch: what the
+    // first request with a new grammar costs (benchmarks, tests).
     Matcher(std::shared_ptr<const Grammar> grammar,
-            std::shared_ptr<const TokenVocabulary> vocabulary);
+            std::shared_ptr<const TokenVocabulary> vocabulary, bool share_tables = true);
 
     // Advances over generated text; fails (and leaves the matcher unchanged) when the text
     // cannot continue a valid output.
@@ -90,62 +113,15 @@ class Matcher {
     // tests and to detect grammars that accept nothing.
     std::optional<std::string> shortest_completion(size_t max_bytes);
 
-    // Number of interned states and stack nodes so far (diagnostics, benchmarks).
-    size_t state_count() const { return states_.size(); }
-    size_t node_count() const { return nodes_.size(); }
+    // Number of interned states and stack nodes in the (shared) tables (diagnostics, tests).
+    size_t state_count() const;
+    size_t node_count() const;
 
   private:
-    static constexpr int32_t kAcceptNode = -1;  // an emptied stack: the text is complete
-    static constexpr int32_t kNoParent = -1;
-    static constexpr int32_t kDead = -1;     // transition to no state
-    static constexpr int32_t kUnknown = -2;  // transition not computed yet
-    static constexpr size_t kMaxNodes = 4'000'000;
-    static constexpr size_t kMaxStates = 1'000'000;
-    static constexpr size_t kMaxCachedMasks = 256;
-
-    enum class Op : uint8_t { kBytes, kRule, kEnd };
-    struct Code {
-        Op op;
-        uint32_t arg;  // byte-set index (kBytes) or rule id (kRule)
-    };
-    struct Node {
-        int32_t pos;
-        int32_t parent;
-    };
-    struct State {
-        std::vector<int32_t> nodes;       // sorted top-node ids; kAcceptNode first when present
-        std::unique_ptr<int32_t[]> next;  // [256] memoized transitions, allocated on first use
-    };
-    struct VectorHash {
-        size_t operator()(const std::vector<int32_t>& v) const;
-    };
-
-    void flatten();
-    int32_t intern_node(int32_t pos, int32_t parent);
-    void closure(int32_t pos, int32_t parent, std::vector<int32_t>& out);
-    int32_t intern_state(std::vector<int32_t>& nodes);
-    // The state after `byte` from `state`, or kDead.
-    int32_t step(int32_t state, uint8_t byte);
-    Status check_limits() const;
-
     std::shared_ptr<const Grammar> grammar_;
     std::shared_ptr<const TokenVocabulary> vocabulary_;
-
-    std::vector<Code> code_;                             // flattened alternatives, kEnd-terminated
-    std::vector<ByteSet> byte_sets_;                     // [n_byte_elements]
-    std::vector<std::vector<int32_t>> rule_alt_starts_;  // [n_rules] code_ index per alternative
-
-    std::vector<Node> nodes_;
-    std::unordered_map<uint64_t, int32_t> node_ids_;
-    std::vector<State> states_;
-    std::unordered_map<std::vector<int32_t>, int32_t, VectorHash> state_ids_;
-    std::unordered_set<uint64_t> closure_seen_;  // scratch for closure()
-
-    std::unordered_map<int32_t, std::vector<uint32_t>> mask_cache_;
-    std::vector<std::pair<int32_t, int32_t>> walk_stack_;  // scratch: (trie node, state)
-
-    int32_t start_state_ = 0;
-    int32_t current_ = 0;
+    std::shared_ptr<MatchTables> tables_;
+    int32_t current_ = 0;  // state id in tables_
     bool ended_ = false;
 };
 

@@ -126,6 +126,53 @@ TEST(GrammarMatcher, ShortestCompletion) {
     EXPECT_EQ(m.shortest_completion(1), std::nullopt);
 }
 
+// Requests whose grammars have the same rules share the states and masks earlier ones built;
+// a matcher with tables of its own computes the same masks from scratch.
+TEST(GrammarMatcher, EqualGrammarsShareTheirTables) {
+    auto make = [](const char* word) {
+        GrammarBuilder b;
+        const RuleId root = b.define("root", {literal(word), literal("abd")});
+        return build_or_die(b, root);
+    };
+    const auto first = make("abc");
+    const auto same = make("abc");  // compiled again: another object, equal rules
+    const auto other = make("abx");
+    auto vocab = TokenVocabulary::create({"a", "b", "c", "x", "ab", "bc", "d", "<eos>"}, {}, {7});
+    ASSERT_TRUE(vocab.has_value());
+    std::vector<uint32_t> words(1);
+    Matcher a(first, *vocab);
+    ASSERT_TRUE(a.accept_bytes("ab").is_ok());
+    ASSERT_TRUE(a.fill_mask(words).is_ok());
+    const uint32_t after_ab = words[0];
+    EXPECT_EQ(after_ab, (1u << 2) | (1u << 6));  // "c" or "d"
+    const size_t states = a.state_count();
+    EXPECT_EQ((*vocab)->shared_table_count(), 1u);
+
+    Matcher b(same, *vocab);
+    EXPECT_EQ(b.state_count(), states);  // nothing new to build: the tables are a's
+    ASSERT_TRUE(b.accept_bytes("ab").is_ok());
+    EXPECT_EQ(b.state_count(), states);
+    ASSERT_TRUE(b.fill_mask(words).is_ok());
+    EXPECT_EQ(words[0], after_ab);
+    EXPECT_EQ((*vocab)->shared_table_count(), 1u);
+
+    Matcher own(first, *vocab, /*share_tables=*/false);
+    EXPECT_LT(own.state_count(), states);
+    ASSERT_TRUE(own.accept_bytes("ab").is_ok());
+    ASSERT_TRUE(own.fill_mask(words).is_ok());
+    EXPECT_EQ(words[0], after_ab);
+
+    Matcher c(other, *vocab);
+    ASSERT_TRUE(c.accept_bytes("ab").is_ok());
+    ASSERT_TRUE(c.fill_mask(words).is_ok());
+    EXPECT_EQ(words[0], (1u << 3) | (1u << 6));  // "x" or "d"
+    EXPECT_EQ((*vocab)->shared_table_count(), 2u);
+    // The matchers of one grammar still move independently.
+    ASSERT_TRUE(a.accept_bytes("c").is_ok());
+    EXPECT_TRUE(a.is_accepting());
+    EXPECT_FALSE(b.is_accepting());
+}
+
 TEST(TokenVocabulary, RejectsBadInput) {
     EXPECT_FALSE(TokenVocabulary::create({}, {}, {}).has_value());
     EXPECT_FALSE(TokenVocabulary::create({"a"}, {}, {1}).has_value());
