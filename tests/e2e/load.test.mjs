@@ -118,3 +118,63 @@ describe('backpressure', () => {
     assert.equal(after.status, 200);
   });
 });
+
+describe('cancellation', () => {
+  let server;
+  before(async () => {
+    server = await startServer([], { env: { CRIA_NUM_PARALLEL: '1' } });
+  });
+  after(async () => server?.stop());
+
+  // Milliseconds from now until /metrics shows no running choice (at most 5 s).
+  async function msUntilIdle() {
+    const start = Date.now();
+    while (Date.now() - start < 5000) {
+      const text = await (await fetch(`${server.url}/metrics`)).text();
+      if (/^cria_requests_running 0$/m.test(text)) return Date.now() - start;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    return Infinity;
+  }
+  const endless = { model: DEMO_MODEL, messages, max_tokens: 3000, logit_bias: { 81: 100 } };
+
+  test('a streaming client that disconnects frees its sequence within 1 s', async () => {
+    const controller = new AbortController();
+    const res = await fetch(`${server.baseURL}/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ ...endless, stream: true }),
+      signal: controller.signal,
+    });
+    const reader = res.body.getReader();
+    await reader.read();  // generation is under way
+    assert.ok(!/^cria_requests_running 0$/m.test(await (await fetch(`${server.url}/metrics`)).text()));
+    controller.abort();
+    const ms = await msUntilIdle();
+    console.log(`cancellation: streaming slot free ${ms} ms after the disconnect`);
+    assert.ok(ms < 1000, `the slot was still busy ${ms} ms after the disconnect`);
+  });
+
+  test('a non-streaming client that disconnects frees its sequence within 1 s', async () => {
+    const controller = new AbortController();
+    const pending = fetch(`${server.baseURL}/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(endless),
+      signal: controller.signal,
+    }).catch((err) => err);
+    const start = Date.now();
+    while (/^cria_requests_running 0$/m.test(await (await fetch(`${server.url}/metrics`)).text())) {
+      assert.ok(Date.now() - start < 5000, 'the request never started');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    controller.abort();
+    await pending;
+    const ms = await msUntilIdle();
+    console.log(`cancellation: non-streaming slot free ${ms} ms after the disconnect`);
+    assert.ok(ms < 1000, `the slot was still busy ${ms} ms after the disconnect`);
+    // The model serves the next request at once.
+    const next = await post(`${server.baseURL}/chat/completions`, { model: DEMO_MODEL, messages, max_tokens: 4 });
+    assert.equal(next.status, 200);
+  });
+});
