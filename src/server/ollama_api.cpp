@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 
+#include "chat/reasoning.h"
 #include "core/log.h"
 #include "gguf/model_summary.h"
 #include "gguf/reader.h"
@@ -182,7 +183,11 @@ void handle_show(const store::ModelStore& store, const httplib::Request& req,
     for (const auto& m : recipe.messages)
         messages.push_back({{"role", m.role}, {"content", m.content}});
     if (!messages.empty()) out["messages"] = messages;
-    out["capabilities"] = json::array({"completion"});
+    // What the template enables, as Ollama reports it: tool calls and <think> reasoning.
+    json capabilities = json::array({"completion"});
+    if (chat_template.find("tools") != std::string::npos) capabilities.push_back("tools");
+    if (chat::template_has_reasoning(chat_template)) capabilities.push_back("thinking");
+    out["capabilities"] = capabilities;
     send_json(res, 200, out);
 }
 

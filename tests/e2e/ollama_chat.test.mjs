@@ -183,6 +183,11 @@ describe('/api/chat and /api/generate', { skip }, () => {
       (err) => err.status_code === 400 && /does not support thinking/.test(err.error));
   });
 
+  test('show reports the template\'s capabilities', async () => {
+    const shown = await ollama.show({ model: 'tq' });
+    assert.deepEqual(shown.capabilities, ['completion', 'tools', 'thinking']);
+  });
+
   test('errors are Ollama-shaped', async () => {
     await assert.rejects(ollama.chat({ model: 'nope', messages: hello, stream: false }),
       (err) => err.status_code === 404 && err.error === 'model "nope" not found, try pulling it first');
