@@ -29,6 +29,7 @@ struct BenchArgs {
     int64_t depth = 0;  // tokens already in the context when generation is timed
     int threads = 0;
     int repetitions = 5;
+    std::vector<int> parallel;  // also time generation of this many sequences decoded together
 };
 
 using Clock = std::chrono::steady_clock;
@@ -92,6 +93,40 @@ double BandwidthProbe::measure(int passes) {
     return best;
 }
 
+// Tokens per second over all sequences when `n_sequences` generate together, one batched forward
+// pass per step (as the server's scheduler runs them), median of `repetitions` runs.
+Expected<double> parallel_generation_rate(engine::Engine& engine, int n_sequences, int64_t n_gen,
+                                          int repetitions, std::mt19937& rng) {
+    std::uniform_int_distribution<int32_t> pick(0, static_cast<int32_t>(engine.n_vocab() - 1));
+    std::vector<std::unique_ptr<engine::Sequence>> sequences;
+    for (int i = 0; i < n_sequences; ++i) {
+        CRIA_ASSIGN_OR_RETURN(std::unique_ptr<engine::Sequence> sequence, engine.create_sequence());
+        sequences.push_back(std::move(sequence));
+    }
+    const auto n_vocab = static_cast<size_t>(engine.n_vocab());
+    std::vector<float> logits(static_cast<size_t>(n_sequences) *
+                              n_vocab);  // [n_sequences][n_vocab]
+    std::vector<int32_t> tokens(static_cast<size_t>(n_sequences));
+    std::vector<double> rates;
+    for (int rep = 0; rep < repetitions; ++rep) {
+        for (auto& sequence : sequences) sequence->reset();
+        const Clock::time_point start = Clock::now();
+        for (int64_t i = 0; i < n_gen; ++i) {
+            std::vector<engine::SequenceStep> steps;
+            for (int s = 0; s < n_sequences; ++s) {
+                tokens[static_cast<size_t>(s)] = pick(rng);
+                steps.push_back({sequences[static_cast<size_t>(s)].get(),
+                                 std::span<const int32_t>(&tokens[static_cast<size_t>(s)], 1),
+                                 engine::LogitsMode::kLast,
+                                 logits.data() + static_cast<size_t>(s) * n_vocab});
+            }
+            CRIA_RETURN_IF_ERROR(engine.decode_batch(steps));
+        }
+        rates.push_back(static_cast<double>(n_gen * n_sequences) / seconds_since(start));
+    }
+    return median(rates);
+}
+
 Status run_bench(const BenchArgs& args) {
     if (args.n_prompt < 0 || args.n_gen < 0 || args.depth < 0 || args.n_prompt + args.n_gen == 0) {
         return invalid_argument("-p, -n and -d must not be negative, and -p, -n not both zero");
@@ -102,6 +137,9 @@ Status run_bench(const BenchArgs& args) {
     engine::EngineOptions options;
     options.n_threads = args.threads;
     options.context_length = std::max<int64_t>(args.n_prompt, args.depth + args.n_gen) + 1;
+    for (int n : args.parallel) {
+        if (n < 1 || n > 256) return invalid_argument("--parallel must be in [1, 256]");
+    }
     CRIA_ASSIGN_OR_RETURN(std::unique_ptr<engine::Engine> engine,
                           engine::Engine::load(args.model_path, options));
     CRIA_ASSIGN_OR_RETURN(std::unique_ptr<engine::Sequence> sequence, engine->create_sequence());
@@ -184,6 +222,13 @@ Status run_bench(const BenchArgs& args) {
             "%.1f MB / that run's bandwidth)\n",
             100.0 * median(efficiencies), per_token / 1e6);
     }
+    for (int n : args.parallel) {
+        if (args.n_gen == 0) break;
+        CRIA_ASSIGN_OR_RETURN(const double rate, parallel_generation_rate(*engine, n, args.n_gen,
+                                                                          args.repetitions, rng));
+        std::printf("tg%-6lld  %8.2f tokens/s in all, %d sequences decoded together (%.2f each)\n",
+                    static_cast<long long>(args.n_gen), rate, n, rate / n);
+    }
     return Status::ok();
 }
 
@@ -199,6 +244,8 @@ void add_bench_command(CLI::App& root) {
     cmd->add_option("-d,--depth", args->depth, "Context tokens before generation is timed")
         ->capture_default_str();
     cmd->add_option("-t,--threads", args->threads, "Threads (default: all)");
+    cmd->add_option("-P,--parallel", args->parallel,
+                    "Also time generation of this many sequences decoded together (repeatable)");
     cmd->add_option("-r,--repetitions", args->repetitions, "Runs per measurement")
         ->capture_default_str();
     cmd->callback([args] {
