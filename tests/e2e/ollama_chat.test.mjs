@@ -231,3 +231,21 @@ describe('/api/chat and /api/generate', { skip }, () => {
     assert.equal(unloaded.done_reason, 'unload');
   });
 });
+
+describe('CRIA_KEEP_ALIVE and CRIA_MAX_LOADED_MODELS', { skip }, () => {
+  test('one model at a time, unloaded a second after its last request', async () => {
+    const limited = await startServer([], { env: { ...env, CRIA_KEEP_ALIVE: '1s', CRIA_MAX_LOADED_MODELS: '1' } });
+    try {
+      const client = new Ollama({ host: limited.url });
+      const names = async () => (await client.ps()).models.map((m) => m.name);
+      await client.chat({ model: 'tq', messages: hello, stream: false, options: { num_predict: 1 } });
+      assert.ok((await names()).includes('tq'));
+      await client.chat({ model: 'plain', messages: hello, stream: false, options: { num_predict: 1 } });
+      assert.deepEqual(await names(), ['plain'], 'the least recently used model made room');
+      await sleep(2500);
+      assert.deepEqual(await names(), []);
+    } finally {
+      await limited.stop();
+    }
+  });
+});
