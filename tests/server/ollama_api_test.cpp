@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <set>
 #include <thread>
 
 #include "gguf/writer.h"
@@ -96,6 +97,51 @@ TEST_F(OllamaApiTest, TamperedUploadIsRefusedAndLeavesNoFile) {
     auto bad = client_->Post("/api/blobs/sha256-1234", "x", "application/octet-stream");
     ASSERT_TRUE(bad);
     EXPECT_EQ(bad->status, 400);
+}
+
+TEST_F(OllamaApiTest, ConcurrentCreateAndDeleteOverTheApiLeaveAConsistentStore) {
+    const std::string digest = upload_gguf();
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+        threads.emplace_back([&, t] {
+            httplib::Client client("127.0.0.1", port_);
+            for (int i = 0; i < 6; ++i) {
+                if ((t + i) % 2 == 0) {
+                    const nlohmann::json body = {{"model", "contended"},
+                                                 {"files", {{"tiny.gguf", digest}}},
+                                                 {"system", "round " + std::to_string(i % 3)},
+                                                 {"stream", false}};
+                    auto res = client.Post("/api/create", body.dump(), "application/json");
+                    // 404 once a delete collected the uploaded blob with the last model
+                    // that used it (as Ollama does).
+                    EXPECT_TRUE(res && (res->status == 200 || res->status == 404))
+                        << (res ? res->body : "no answer");
+                } else {
+                    const nlohmann::json body = {{"model", "contended"}};
+                    auto res = client.Delete("/api/delete", body.dump(), "application/json");
+                    // 404 when the other threads left nothing to delete.
+                    EXPECT_TRUE(res && (res->status == 200 || res->status == 404));
+                }
+            }
+        });
+    }
+    for (auto& thread : threads) thread.join();
+    auto models = store_->list();
+    ASSERT_TRUE(models);
+    ASSERT_LE(models->size(), 1u);
+    std::set<std::string> referenced;
+    for (const auto& model : *models) {
+        for (const store::Digest& d : model.manifest.all_digests()) {
+            referenced.insert(d.file_name());
+            EXPECT_TRUE(store_->verify_blob(d));
+        }
+    }
+    std::set<std::string> files;
+    for (const auto& entry : fs::directory_iterator(root_ / "blobs")) {
+        files.insert(entry.path().filename().string());
+    }
+    // Every blob on disk is referenced, every referenced one is there, nothing half-written.
+    EXPECT_EQ(files, referenced);
 }
 
 TEST_F(OllamaApiTest, CreateFromUploadedBlobShowCopyListDelete) {
