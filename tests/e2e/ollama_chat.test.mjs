@@ -32,6 +32,13 @@ before(async () => {
   writeFileSync(path.join(dir, 'Modelfile.plain'), `FROM ${gguf}\nPARAMETER num_ctx 1024\n`);
   runCria(['create', 'plain', '-f', path.join(dir, 'Modelfile.plain')], { env });
   runCria(['cp', 'tq', 'gpt-3.5-turbo'], { env });
+  // A Jinja TEMPLATE that writes only the contents, and a MESSAGE history.
+  writeFileSync(path.join(dir, 'Modelfile.custom'),
+    `FROM ${gguf}\nTEMPLATE """{% for m in messages %}{{ m.content }}{% endfor %}"""\n`);
+  runCria(['create', 'bare', '-f', path.join(dir, 'Modelfile.custom')], { env });
+  writeFileSync(path.join(dir, 'Modelfile.history'),
+    `FROM plain\nMESSAGE user "What is two plus two?"\nMESSAGE assistant "Four."\n`);
+  runCria(['create', 'history', '-f', path.join(dir, 'Modelfile.history')], { env });
   server = await startServer([], { env });
   ollama = new Ollama({ host: server.url });
 });
@@ -89,6 +96,15 @@ describe('/api/chat and /api/generate', { skip }, () => {
     });
     assert.ok(withSystem.prompt_eval_count > plain.prompt_eval_count);
     assert.ok(own.prompt_eval_count < withSystem.prompt_eval_count);
+  });
+
+  test('the Modelfile TEMPLATE and MESSAGE history shape the prompt', async () => {
+    const opts = { stream: false, options: { num_predict: 1 } };
+    const plain = await ollama.chat({ model: 'plain', messages: hello, ...opts });
+    const bare = await ollama.chat({ model: 'bare', messages: hello, ...opts });
+    const history = await ollama.chat({ model: 'history', messages: hello, ...opts });
+    assert.ok(bare.prompt_eval_count <= 2, `the bare template renders only "Hello": ${bare.prompt_eval_count}`);
+    assert.ok(history.prompt_eval_count > plain.prompt_eval_count + 8);
   });
 
   test('OpenAI requests take the Modelfile defaults they omit (system, num_predict, temperature)', async () => {
