@@ -153,6 +153,7 @@ int serve(const ServeFlags& flags) {
 
     server::HttpOptions http_options;
     http_options.max_body_bytes = flags.max_body_bytes;
+    http_options.max_upload_bytes = flags.max_blob_bytes;
     http_options.worker_threads = flags.http_threads;
     http_options.read_timeout_s = flags.read_timeout_s;
     http_options.access = std::move(access).value();
@@ -231,8 +232,8 @@ void add_serve_command(CLI::App& root) {
                     "requests")
         ->check(CLI::Range(1, 1024));
     cmd->add_option("--max-blob-bytes", flags->max_blob_bytes,
-                    "Largest model file accepted by POST /api/blobs (also bounded by "
-                    "--max-body-bytes and the disk's free space)")
+                    "Largest model file accepted by POST /api/blobs (also bounded by the "
+                    "disk's free space); other requests keep --max-body-bytes")
         ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 50));
     cmd->add_option("--read-timeout", flags->read_timeout_s,
                     "Seconds a client may stay silent while sending a request before it is cut "

@@ -169,11 +169,40 @@ void answer_refused(const httplib::Request& req, httplib::Response& res,
 
 }  // namespace
 
+bool HttpServer::body_over_cap(const httplib::Request& req, httplib::Response& res) const {
+    const bool upload = options_.max_upload_bytes > 0 && !options_.upload_path_prefix.empty() &&
+                        req.path.rfind(options_.upload_path_prefix, 0) == 0;
+    if (upload || options_.max_upload_bytes <= options_.max_body_bytes) return false;
+    // httplib would read up to the upload cap: refuse larger bodies before reading them. A body
+    // of unknown length cannot be refused in time, so it must declare one.
+    const std::string length = req.get_header_value("Content-Length");
+    const bool chunked =
+        req.get_header_value("Transfer-Encoding").find("chunked") != std::string::npos;
+    char* end = nullptr;
+    const unsigned long long declared = std::strtoull(length.c_str(), &end, 10);
+    if (chunked || (!length.empty() && (*end != '\0' || declared > options_.max_body_bytes))) {
+        res.set_header("Connection", "close");
+        ApiError error = body_too_large(options_.max_body_bytes);
+        if (chunked) {
+            error.http_status = 411;
+            error.message =
+                "Request bodies of unknown length are only accepted for uploads; "
+                "send a Content-Length (at most " +
+                std::to_string(options_.max_body_bytes) + " bytes).";
+        }
+        send_error_for_path(res, req.path, error);
+        return true;
+    }
+    return false;
+}
+
 HttpServer::HttpServer(const HttpOptions& options)
     : options_(options), server_(std::make_unique<httplib::Server>()) {
     const int threads = options_.worker_threads;
     server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-    server_->set_payload_max_length(options_.max_body_bytes);
+    // httplib has one payload cap for every route: the larger of the two, with the smaller one
+    // enforced below, before routing, for everything that is not an upload.
+    server_->set_payload_max_length(std::max(options_.max_body_bytes, options_.max_upload_bytes));
     server_->set_read_timeout(options_.read_timeout_s, 0);
     // An idle keep-alive connection is a client staying silent too (and httplib keeps one open
     // even after a request it could not read): never wait on it longer than on a request.
@@ -219,6 +248,7 @@ HttpServer::HttpServer(const HttpOptions& options)
         ErrorHandler([this](const httplib::Request& req, httplib::Response& res) {
             const AccessDecision decision = decide_access(options_.access, req);
             if (decision.verdict == Verdict::kProceed) {
+                if (body_over_cap(req, res)) return httplib::Server::HandlerResponse::Handled;
                 return httplib::Server::HandlerResponse::Unhandled;
             }
             if (decision.verdict == Verdict::kPreflight) {

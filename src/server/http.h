@@ -36,7 +36,12 @@ Expected<HostPort> parse_host_port(std::string_view text);
 
 struct HttpOptions {
     uint64_t max_body_bytes = 16ull << 20;  // chat requests are text: 16 MiB is generous
-    int worker_threads = 16;                // concurrent connections served (others wait)
+    // Routes under this prefix stream their bodies to disk (model uploads) and may receive up
+    // to max_upload_bytes; they read with a ContentReader and enforce that cap themselves (httplib
+    // does not for streamed bodies). 0: no such routes.
+    std::string upload_path_prefix = "/api/blobs/";
+    uint64_t max_upload_bytes = 0;
+    int worker_threads = 16;  // concurrent connections served (others wait)
     // A client that sends nothing for this long (in the middle of its headers or body) is cut
     // off: a stalled upload cannot hold a worker thread for ever.
     int read_timeout_s = 30;
@@ -64,6 +69,9 @@ class HttpServer {
     void stop();
 
   private:
+    // Answers 413 (or 411) for a non-upload body larger than max_body_bytes; true when it did.
+    bool body_over_cap(const httplib::Request& req, httplib::Response& res) const;
+
     HttpOptions options_;
     std::unique_ptr<httplib::Server> server_;
 };

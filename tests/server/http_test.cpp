@@ -112,6 +112,40 @@ TEST(HttpServer, BodyOverTheCapIs413) {
     EXPECT_EQ(json::parse(big->body)["error"]["code"], "request_too_large");
 }
 
+TEST(HttpServer, UploadsMayExceedTheBodyCapOtherRoutesMayNot) {
+    HttpOptions options;
+    options.max_body_bytes = 1024;
+    options.max_upload_bytes = 1 << 20;
+    LoopbackServer server(options);
+    auto count = [](const httplib::Request& req, httplib::Response& res,
+                    const httplib::ContentReader& reader) {
+        size_t bytes = 0;
+        reader([&bytes](const char*, size_t n) {
+            bytes += n;
+            return true;
+        });
+        send_json(res, 201, json{{"bytes", bytes}});
+    };
+    server.router().Post("/api/blobs/x", count);
+    server.router().Post("/echo", [](const httplib::Request& req, httplib::Response& res) {
+        send_json(res, 200, json{{"bytes", req.body.size()}});
+    });
+    server.start();
+    auto upload = server.client().Post("/api/blobs/x", std::string(200000, 'x'), "text/plain");
+    ASSERT_TRUE(upload);
+    EXPECT_EQ(upload->status, 201);
+    EXPECT_EQ(json::parse(upload->body)["bytes"], 200000);
+    // Everything else keeps the small cap, and is refused before its body is read.
+    auto big = server.client().Post("/echo", std::string(4096, 'x'), "application/json");
+    ASSERT_TRUE(big);
+    EXPECT_EQ(big->status, 413);
+    EXPECT_EQ(json::parse(big->body)["error"]["code"], "request_too_large");
+    auto big_ollama = server.client().Post("/api/chat", std::string(4096, 'x'), "application/json");
+    ASSERT_TRUE(big_ollama);
+    EXPECT_EQ(big_ollama->status, 413);
+    EXPECT_TRUE(json::parse(big_ollama->body)["error"].is_string());  // Ollama's shape
+}
+
 TEST(HttpServer, ServerSentEvents) {
     LoopbackServer server;
     server.router().Get("/events", [](const httplib::Request&, httplib::Response& res) {
@@ -143,6 +177,31 @@ int send_raw_request(int port, const std::string& request) {
     EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
     EXPECT_EQ(write(fd, request.data(), request.size()), static_cast<ssize_t>(request.size()));
     return fd;
+}
+
+TEST(HttpServer, BodyOfUnknownLengthNeedsALengthWhenUploadsAreLarger) {
+    HttpOptions options;
+    options.max_body_bytes = 1024;
+    options.max_upload_bytes = 1 << 20;
+    LoopbackServer server(options);
+    server.router().Post("/echo", [](const httplib::Request& req, httplib::Response& res) {
+        send_json(res, 200, json{{"bytes", req.body.size()}});
+    });
+    const int port = server.start();
+    // A chunked body could grow to the upload cap before the cap of /echo could be checked.
+    const int fd = send_raw_request(port,
+                                    "POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                    "Content-Type: application/json\r\n"
+                                    "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n");
+    std::string answer;
+    char buffer[4096];
+    ssize_t n = 0;
+    while ((n = read(fd, buffer, sizeof(buffer))) > 0) {
+        answer.append(buffer, static_cast<size_t>(n));
+        if (answer.find("}}") != std::string::npos) break;
+    }
+    close(fd);
+    EXPECT_EQ(answer.rfind("HTTP/1.1 411", 0), 0u) << answer;
 }
 
 TEST(ClientConnection, NoticesAHangUpWithoutWriting) {
