@@ -99,6 +99,7 @@ int serve(const ServeFlags& flags) {
 
     server::ModelManagerOptions manager_options;
     manager_options.serve.context_length = flags.context_length;
+    manager_options.health = &health;
     manager_options.serve.threads = flags.threads;
     if (Status read = read_manager_environment(manager_options); !read.is_ok()) {
         return fail(read.message());
@@ -144,7 +145,6 @@ int serve(const ServeFlags& flags) {
     // broken file fails at start.
     server::ModelManager models(manager_options, &*model_store, files);
     for (const auto& [name, path] : files) {
-        server::LoadingGuard loading(health);
         Expected<server::ModelLease> lease = models.acquire(name);
         if (!lease.has_value()) return fail(path + ": " + lease.status().message());
         std::fprintf(stderr, "cria serve: model '%s' from %s (context %lld tokens)\n", name.c_str(),

@@ -10,6 +10,7 @@
 
 #include "core/log.h"
 #include "gguf/reader.h"
+#include "server/metrics.h"
 #include "store/model_options.h"
 
 namespace cria::server {
@@ -394,8 +395,11 @@ Expected<ModelLease> ModelManager::acquire(const std::string& name, std::optiona
     }
 
     const auto started = Clock::now();
+    std::optional<LoadingGuard> loading;
+    if (options_.health != nullptr) loading.emplace(*options_.health);
     Expected<std::unique_ptr<ServedModel>> model =
         ServedModel::load(source.name, source.path, serve);
+    loading.reset();
     if (!model.has_value()) {
         return Status(model.status().code(),
                       "cannot load model \"" + source.name + "\": " + model.status().message());

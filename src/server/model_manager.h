@@ -50,12 +50,16 @@ struct ModelSource {
     int64_t modified_unix = 0;  // when the store last wrote the model; 0 for --model files
 };
 
+class HealthState;
+
 struct ModelManagerOptions {
     ServeOptions serve;  // context_length is the default when the Modelfile sets no num_ctx
     KeepAlive default_keep_alive = kDefaultKeepAlive;
     int max_loaded_models = kDefaultMaxLoadedModels;
     // Refuse a load whose estimate exceeds MemAvailable (when nothing idle is left to unload).
     bool check_memory = true;
+    // When set, reports every load in progress (GET /health answers 503 meanwhile); not owned.
+    HealthState* health = nullptr;
 };
 
 // One loaded model as /api/ps lists it.

@@ -282,6 +282,7 @@ int http_status_of(const Status& status) {
         case ErrorCode::kUnsupported:
             return 400;
         case ErrorCode::kResourceExhausted:
+        case ErrorCode::kUnavailable:
             return 503;
         default:
             return 500;
@@ -298,6 +299,8 @@ struct OllamaJob {
     bool shaped = false;
     std::string created_at;
     Clock::time_point started;
+    // Queued on the model before the response starts, so that a full queue is a 503.
+    std::unique_ptr<PendingGeneration> pending;
 };
 
 // One piece of output as Ollama splits it.
@@ -355,8 +358,8 @@ Status run_job(OllamaJob& job, const std::function<bool(const json&)>& emit,
         outcome = finished;
         return true;
     };
-    const Status status = job.lease.model().generate({job.prompt}, {ChoiceSpec{0, 0}},
-                                                     job.generation, events, is_cancelled);
+    const Status status = job.pending->wait(events, is_cancelled);
+    job.pending.reset();
     if (!status.is_ok()) return status;
     const Clock::time_point ended = Clock::now();
     std::string finish_reason = outcome.finish_reason.empty() ? "stop" : outcome.finish_reason;
@@ -557,6 +560,13 @@ void handle_generation(ModelManager& models, bool is_chat, const httplib::Reques
     job->created_at = created_at;
     job->started = started;
     if (!prepare(*job, res)) return;
+    Expected<std::unique_ptr<PendingGeneration>> pending =
+        job->lease.model().start({job->prompt}, {ChoiceSpec{0, 0}}, job->generation);
+    if (!pending.has_value()) {
+        if (http_status_of(pending.status()) == 503) res.set_header("Retry-After", "1");
+        return send_ollama_error(res, http_status_of(pending.status()), pending.status().message());
+    }
+    job->pending = std::move(pending).value();
 
     if (!job->request.stream) {
         const ClientConnection connection(req);

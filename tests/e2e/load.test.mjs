@@ -117,6 +117,22 @@ describe('backpressure', () => {
     const after = await post(`${server.baseURL}/chat/completions`, { model: DEMO_MODEL, messages, max_tokens: 4 });
     assert.equal(after.status, 200);
   });
+
+  test('Ollama streaming requests past the queue get 503 in Ollama\'s shape before any line', async () => {
+    const body = { model: DEMO_MODEL, messages, options: { num_predict: 1500, temperature: 0 } };
+    const answers = await Promise.all(Array.from({ length: 30 }, () => post(`${server.url}/api/chat`, body)));
+    const busy = answers.filter((a) => a.status === 503);
+    assert.ok(busy.length >= 10, `only ${busy.length} of 30 were refused: ${answers.map((a) => a.status)}`);
+    for (const refused of busy) {
+      assert.equal(typeof refused.json.error, 'string');
+      assert.equal(refused.headers.get('retry-after'), '1');
+    }
+    for (const answer of answers.filter((a) => a.status !== 503)) {
+      assert.equal(answer.status, 200);
+      const lines = answer.text.trim().split('\n').map((line) => JSON.parse(line));
+      assert.equal(lines.at(-1).done, true);
+    }
+  });
 });
 
 describe('cancellation', () => {
