@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <thread>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -12,7 +13,10 @@
 
 namespace cria {
 namespace {
-constexpr int kSpinIterations = 1 << 16;
+// Workers spin this long (about 0.1-0.3 ms) for the next job before they sleep: the jobs of one
+// forward pass come microseconds apart, while a longer spin between requests would only take
+// the core from other work on a small machine.
+constexpr int kSpinIterations = 1 << 13;
 }
 
 ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)) {
@@ -68,7 +72,15 @@ void ThreadPool::run_on_all(const std::function<void(int, int)>& fn) {
     }
     wake_.notify_all();
     fn(0, n_threads_);
-    while (pending_.load(std::memory_order_acquire) != 0) CRIA_CPU_RELAX();
+    // A worker that was descheduled (a busy machine) may take a while: yield the core to it
+    // rather than spin through its time slice.
+    for (int spin = 0; pending_.load(std::memory_order_acquire) != 0; ++spin) {
+        if (spin < kSpinIterations) {
+            CRIA_CPU_RELAX();
+        } else {
+            std::this_thread::yield();
+        }
+    }
     job_ = nullptr;
 }
 
