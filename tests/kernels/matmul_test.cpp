@@ -95,7 +95,8 @@ struct Shape {
 TEST(Matmul, EveryIsaMatchesScalar) {
     ThreadPool pool2(2), pool3(3), pool1(1);
     const Shape shapes[] = {{1, 1}, {3, 1}, {17, 11}, {67, 3}, {130, 2}};
-    const int64_t token_counts[] = {1, 2, 3, 7, 33};
+    // 2-16 tokens take the few-tokens paths (rows one at a time); 33 the tiled one.
+    const int64_t token_counts[] = {1, 2, 3, 7, 8, 12, 16, 33};
     for (Isa isa : {Isa::kAvx2, Isa::kAvx512}) {
         if (!isa_supported(isa)) {
             std::printf("  %s not supported by this CPU: skipped\n", isa_name(isa));

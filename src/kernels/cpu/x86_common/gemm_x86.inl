@@ -834,6 +834,20 @@ void gemm_rows(const GemmArgs& g, int64_t row_begin, int64_t row_end) {
         for (; r < row_end; ++r) Kernel::template tile<1, 1>(g, r, 0);
         return;
     }
+    if (g.n_tokens <= 2 * T) {
+        // A few tokens (several sequences decoding together): still memory-bound, so rows go
+        // one at a time as one sequential stream, each row serving every token.
+        for (int64_t r = row_begin; r < row_end; ++r) {
+            int64_t t = 0;
+            for (; t + T <= g.n_tokens; t += T) Kernel::template tile<1, T>(g, r, t);
+            if constexpr (T >= 4) {
+                for (; t + T / 2 <= g.n_tokens; t += T / 2)
+                    Kernel::template tile<1, T / 2>(g, r, t);
+            }
+            for (; t < g.n_tokens; ++t) Kernel::template tile<1, 1>(g, r, t);
+        }
+        return;
+    }
     // Token blocks sized so that their converted activations stay in L2 while every row of
     // this range streams past them.
     const int64_t block_tokens = std::max<int64_t>(
@@ -867,6 +881,23 @@ void gemm_rows8(const GemmArgs& g, int64_t row_begin, int64_t row_end) {
         // One token: rows one at a time, so that memory sees a single sequential stream (the
         // eight-row tiles read 8 streams at once, which DRAM served at half the bandwidth).
         Lanes::rows(g, row_begin, row_end);
+        return;
+    }
+    if (g.n_tokens <= kTileTokens) {
+        // A few tokens (several sequences decoding together): still memory-bound, so rows go
+        // one at a time as one sequential stream, each row serving every token.
+        for (int64_t r = row_begin; r < row_end; ++r) {
+            int64_t t = 0;
+            for (; t + kTileTokens <= g.n_tokens; t += kTileTokens) {
+                Single::template tile<1, kTileTokens>(g, r, t);
+            }
+            if constexpr (kTileTokens >= 4) {
+                for (; t + kTileTokens / 2 <= g.n_tokens; t += kTileTokens / 2) {
+                    Single::template tile<1, kTileTokens / 2>(g, r, t);
+                }
+            }
+            for (; t < g.n_tokens; ++t) Single::template tile<1, 1>(g, r, t);
+        }
         return;
     }
     const int64_t block_tokens = std::max<int64_t>(
