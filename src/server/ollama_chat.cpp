@@ -26,8 +26,7 @@ ApiError bad_field(const std::string& message) {
 
 // The fields both endpoints share: model, options, keep_alive, stream, think, format (as an
 // OpenAI response_format, written into `openai`).
-std::optional<ApiError> read_common(const nlohmann::json& body, OllamaGenerationRequest& out,
-                                    nlohmann::json& openai) {
+std::optional<ApiError> read_common(const json& body, OllamaGenerationRequest& out, json& openai) {
     const auto model = body.find("model");
     if (model != body.end() && !model->is_null() && !model->is_string()) {
         return bad_field("model must be a string");
@@ -38,12 +37,14 @@ std::optional<ApiError> read_common(const nlohmann::json& body, OllamaGeneration
 
     if (const auto options = body.find("options"); options != body.end() && !options->is_null()) {
         if (!options->is_object()) return bad_field("options must be an object");
-        Expected<nlohmann::json> normalized = store::normalize_options(*options);
+        // Options are flat: their order does not matter, and the store's functions take plain JSON.
+        Expected<nlohmann::json> normalized =
+            store::normalize_options(nlohmann::json::parse(options->dump()));
         if (!normalized.has_value()) return bad_field(normalized.status().message());
         out.options = std::move(normalized).value();
     }
     if (const auto keep = body.find("keep_alive"); keep != body.end() && !keep->is_null()) {
-        Expected<KeepAlive> keep_alive = parse_keep_alive(*keep);
+        Expected<KeepAlive> keep_alive = parse_keep_alive(nlohmann::json::parse(keep->dump()));
         if (!keep_alive.has_value()) return bad_field(keep_alive.status().message());
         out.keep_alive = *keep_alive;
     }
@@ -82,7 +83,7 @@ std::optional<ApiError> read_common(const nlohmann::json& body, OllamaGeneration
     return std::nullopt;
 }
 
-std::optional<ApiError> reject_images(const nlohmann::json& object, const std::string& where) {
+std::optional<ApiError> reject_images(const json& object, const std::string& where) {
     const auto images = object.find("images");
     if (images != object.end() && !images->is_null() && !(images->is_array() && images->empty())) {
         return bad_field(where + "images are not supported: cria serves text-only models");
@@ -92,7 +93,7 @@ std::optional<ApiError> reject_images(const nlohmann::json& object, const std::s
 
 // Runs the synthesized OpenAI body through the /v1 parser for its message, tool and format
 // checks.
-std::optional<ApiError> parse_as_openai(const nlohmann::json& openai, ChatCompletionRequest& out) {
+std::optional<ApiError> parse_as_openai(const json& openai, ChatCompletionRequest& out) {
     ApiResult<ChatCompletionRequest> parsed = parse_chat_completion_request(openai.dump());
     if (!parsed.ok()) return parsed.error();
     out = std::move(parsed.value());
@@ -101,11 +102,11 @@ std::optional<ApiError> parse_as_openai(const nlohmann::json& openai, ChatComple
 
 }  // namespace
 
-ApiResult<OllamaGenerationRequest> parse_ollama_chat_request(const nlohmann::json& body) {
+ApiResult<OllamaGenerationRequest> parse_ollama_chat_request(const json& body) {
     if (!body.is_object()) return bad_field("the request body must be a JSON object");
     OllamaGenerationRequest out;
     out.is_chat = true;
-    nlohmann::json openai = nlohmann::json::object();
+    json openai = json::object();
     if (auto error = read_common(body, out, openai)) return *error;
     const auto messages = body.find("messages");
     if (messages != body.end() && !messages->is_null() && !messages->is_array()) {
@@ -118,13 +119,13 @@ ApiResult<OllamaGenerationRequest> parse_ollama_chat_request(const nlohmann::jso
         out.load_only = true;
         return out;
     }
-    nlohmann::json converted = nlohmann::json::array();
+    json converted = json::array();
     for (size_t i = 0; i < messages->size(); ++i) {
-        const nlohmann::json& message = (*messages)[i];
+        const json& message = (*messages)[i];
         const std::string where = "messages[" + std::to_string(i) + "]: ";
         if (!message.is_object()) return bad_field(where + "a message must be an object");
         if (auto error = reject_images(message, where)) return *error;
-        nlohmann::json copy = message;
+        json copy = message;
         copy.erase("images");
         // Ollama names the tool a result belongs to with tool_name; templates know `name`.
         if (copy.contains("tool_name") && !copy.contains("name")) copy["name"] = copy["tool_name"];
@@ -141,10 +142,10 @@ ApiResult<OllamaGenerationRequest> parse_ollama_chat_request(const nlohmann::jso
     return out;
 }
 
-ApiResult<OllamaGenerationRequest> parse_ollama_generate_request(const nlohmann::json& body) {
+ApiResult<OllamaGenerationRequest> parse_ollama_generate_request(const json& body) {
     if (!body.is_object()) return bad_field("the request body must be a JSON object");
     OllamaGenerationRequest out;
-    nlohmann::json openai = nlohmann::json::object();
+    json openai = json::object();
     if (auto error = read_common(body, out, openai)) return *error;
     auto string_field = [&](const char* key, std::string& value) -> std::optional<ApiError> {
         const auto it = body.find(key);
@@ -179,7 +180,7 @@ ApiResult<OllamaGenerationRequest> parse_ollama_generate_request(const nlohmann:
     if (const auto context = body.find("context"); context != body.end() && !context->is_null()) {
         if (!context->is_array()) return bad_field("context must be an array of token ids");
         if (context->size() > kMaxContextTokens) return bad_field("context is too long");
-        for (const nlohmann::json& id : *context) {
+        for (const json& id : *context) {
             if (!id.is_number_integer() || id.get<int64_t>() < 0 ||
                 id.get<int64_t>() > std::numeric_limits<int32_t>::max()) {
                 return bad_field("context must be an array of token ids");
@@ -191,7 +192,7 @@ ApiResult<OllamaGenerationRequest> parse_ollama_generate_request(const nlohmann:
         out.load_only = true;
         return out;
     }
-    nlohmann::json messages = nlohmann::json::array();
+    json messages = json::array();
     if (out.system && !out.system->empty()) {
         messages.push_back({{"role", "system"}, {"content", *out.system}});
     }
@@ -527,7 +528,8 @@ void handle_generation(ModelManager& models, bool is_chat, const httplib::Reques
                        httplib::Response& res) {
     const Clock::time_point started = Clock::now();
     const std::string created_at = ollama_timestamp(std::chrono::system_clock::now());
-    const nlohmann::json body = nlohmann::json::parse(req.body, nullptr, false);
+    // Order-keeping: a `format` schema's properties are generated in the order they are given.
+    const json body = json::parse(req.body, nullptr, false);
     if (body.is_discarded() || !body.is_object()) {
         return send_ollama_error(res, 400, "the request body is not a JSON object");
     }

@@ -54,8 +54,10 @@ struct OllamaGenerationRequest {
 };
 
 // Errors are 400s whose message names the field.
-ApiResult<OllamaGenerationRequest> parse_ollama_chat_request(const nlohmann::json& body);
-ApiResult<OllamaGenerationRequest> parse_ollama_generate_request(const nlohmann::json& body);
+// Bodies are order-keeping JSON so that a `format` schema keeps its properties' order.
+ApiResult<OllamaGenerationRequest> parse_ollama_chat_request(const nlohmann::ordered_json& body);
+ApiResult<OllamaGenerationRequest> parse_ollama_generate_request(
+    const nlohmann::ordered_json& body);
 
 // The timings and counts of the final object.
 struct OllamaStats {

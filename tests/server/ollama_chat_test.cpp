@@ -32,8 +32,24 @@ TEST(KeepAlive, DurationsNumbersAndForever) {
     EXPECT_FALSE(parse_keep_alive(json(true)).has_value());
 }
 
+TEST(OllamaChatRequest, FormatSchemaKeepsItsPropertyOrder) {
+    auto parsed = parse_ollama_chat_request(ojson::parse(R"({
+        "model": "m", "messages": [{"role": "user", "content": "hi"}],
+        "format": {"type": "object", "properties": {"zeta": {"type": "integer"},
+                   "alpha": {"type": "string"}, "mid": {"type": "boolean"}},
+                   "required": ["zeta", "alpha", "mid"]}})"));
+    ASSERT_TRUE(parsed.ok()) << parsed.error().message;
+    const ojson& format = parsed.value().chat.response_format;
+    EXPECT_EQ(format["type"], "json_schema");
+    std::vector<std::string> order;
+    for (const auto& [key, value] : format["json_schema"]["schema"]["properties"].items()) {
+        order.push_back(key);
+    }
+    EXPECT_EQ(order, (std::vector<std::string>{"zeta", "alpha", "mid"}));
+}
+
 TEST(OllamaChatRequest, ParsesMessagesOptionsAndFormat) {
-    auto parsed = parse_ollama_chat_request(json::parse(R"({
+    auto parsed = parse_ollama_chat_request(ojson::parse(R"({
         "model": "llama3.2",
         "messages": [{"role": "user", "content": "hi", "images": []},
                      {"role": "assistant", "content": "",
@@ -61,7 +77,7 @@ TEST(OllamaChatRequest, ParsesMessagesOptionsAndFormat) {
 }
 
 TEST(OllamaChatRequest, SchemaFormatToolsAndLoadOnly) {
-    auto parsed = parse_ollama_chat_request(json::parse(R"({
+    auto parsed = parse_ollama_chat_request(ojson::parse(R"({
         "model": "m", "messages": [{"role": "user", "content": "hi"}],
         "format": {"type": "object", "properties": {"a": {"type": "integer"}}},
         "tools": [{"type": "function", "function": {"name": "f", "parameters": {}}}]})"));
@@ -71,10 +87,10 @@ TEST(OllamaChatRequest, SchemaFormatToolsAndLoadOnly) {
     EXPECT_EQ(parsed.value().chat.response_format["json_schema"]["schema"]["type"], "object");
     EXPECT_EQ(parsed.value().chat.tools.size(), 1u);
 
-    auto load = parse_ollama_chat_request(json::parse(R"({"model": "m", "messages": []})"));
+    auto load = parse_ollama_chat_request(ojson::parse(R"({"model": "m", "messages": []})"));
     ASSERT_TRUE(load.ok());
     EXPECT_TRUE(load.value().load_only);
-    auto load2 = parse_ollama_chat_request(json::parse(R"({"model": "m"})"));
+    auto load2 = parse_ollama_chat_request(ojson::parse(R"({"model": "m"})"));
     ASSERT_TRUE(load2.ok());
     EXPECT_TRUE(load2.value().load_only);
 }
@@ -96,7 +112,7 @@ TEST(OllamaChatRequest, RejectsBadFields) {
         R"({"model": "m", "think": "maybe"})",
     };
     for (const char* body : bad) {
-        auto parsed = parse_ollama_chat_request(json::parse(body));
+        auto parsed = parse_ollama_chat_request(ojson::parse(body));
         EXPECT_FALSE(parsed.ok()) << body;
         if (!parsed.ok()) {
             EXPECT_EQ(parsed.error().http_status, 400) << body;
@@ -106,7 +122,7 @@ TEST(OllamaChatRequest, RejectsBadFields) {
 }
 
 TEST(OllamaGenerateRequest, PromptSystemContextRaw) {
-    auto parsed = parse_ollama_generate_request(json::parse(R"({
+    auto parsed = parse_ollama_generate_request(ojson::parse(R"({
         "model": "m", "prompt": "Why?", "system": "Be brief.", "context": [1, 2, 3],
         "raw": false, "keep_alive": -1})"));
     ASSERT_TRUE(parsed.ok()) << parsed.error().message;
@@ -120,7 +136,7 @@ TEST(OllamaGenerateRequest, PromptSystemContextRaw) {
     EXPECT_EQ(r.chat.messages[0]["role"], "system");
     EXPECT_EQ(r.chat.messages[1]["content"], "Why?");
 
-    auto load = parse_ollama_generate_request(json::parse(R"({"model": "m", "keep_alive": 0})"));
+    auto load = parse_ollama_generate_request(ojson::parse(R"({"model": "m", "keep_alive": 0})"));
     ASSERT_TRUE(load.ok());
     EXPECT_TRUE(load.value().load_only);
     EXPECT_EQ(load.value().keep_alive, milliseconds(0));
@@ -139,7 +155,7 @@ TEST(OllamaGenerateRequest, RejectsUnsupportedAndMalformedFields) {
         R"({"model": "m", "prompt": "a", "system": 1})",
     };
     for (const char* body : bad) {
-        auto parsed = parse_ollama_generate_request(json::parse(body));
+        auto parsed = parse_ollama_generate_request(ojson::parse(body));
         EXPECT_FALSE(parsed.ok()) << body;
     }
     // Empty suffix and template are what some clients always send.
