@@ -108,6 +108,16 @@ struct Slot {
     std::vector<int32_t> cached;  // the tokens whose keys/values the sequence holds
     Clock::time_point last_used;
     Choice* choice = nullptr;  // null while free
+
+    // Keeps the first `n` cached tokens; nothing when the sequence cannot be cut there.
+    void keep(size_t n) {
+        if (sequence->truncate(static_cast<int64_t>(n)).is_ok()) {
+            cached.resize(n);
+        } else {
+            sequence->reset();
+            cached.clear();
+        }
+    }
 };
 
 size_t common_prefix(const std::vector<int32_t>& a, const std::vector<int32_t>& b) {
@@ -149,6 +159,7 @@ struct Scheduler::State {
 
     void loop();
     void admit_locked(Clock::time_point now);
+    void start_prompt(Choice& choice, size_t cached_prefix);
     void drop_cancelled();
     bool step();
     void after_decode(Choice& choice);
@@ -412,21 +423,21 @@ void Scheduler::State::admit_locked(Clock::time_point now) {
             }
         }
         if (choice->phase == Choice::Phase::kPrompt) {
-            // At least the last prompt token is decoded again: its logits start the answer.
-            const auto reuse = static_cast<int64_t>(std::min(best_prefix, prompt.size() - 1));
-            Sequence& sequence = *best->sequence;
-            if (sequence.truncate(reuse).is_ok()) {
-                best->cached.resize(static_cast<size_t>(reuse));
-            } else {
-                sequence.reset();
-                best->cached.clear();
-            }
-            choice->prompt_done = static_cast<int64_t>(best->cached.size());
+            start_prompt(*choice, best_prefix);
             request.report.cached_prompt_tokens += choice->prompt_done;
         }
         request.report.prompt_tokens += static_cast<int64_t>(prompt.size());
         active.push_back(std::move(choice));
     }
+}
+
+// Starts decoding a choice's prompt in its slot after the first `cached_prefix` tokens, which
+// the slot's cache already holds. At least the last prompt token is decoded again: its logits
+// start the answer.
+void Scheduler::State::start_prompt(Choice& choice, size_t cached_prefix) {
+    Slot& slot = *choice.slot;
+    slot.keep(std::min(cached_prefix, choice.spec.prompt->size() - 1));
+    choice.prompt_done = static_cast<int64_t>(slot.cached.size());
 }
 
 void Scheduler::State::drop_cancelled() {
@@ -436,8 +447,7 @@ void Scheduler::State::drop_cancelled() {
             ++it;
             continue;
         }
-        Request& request = *choice.request;
-        request.report.cancelled = request.cancelled.load();
+        choice.request->report.cancelled = true;
         release(choice);
         it = active.erase(it);
     }
@@ -455,16 +465,7 @@ void Scheduler::State::release(Choice& choice) {
         if (other->source == &choice) {
             other->source = nullptr;
             other->phase = Choice::Phase::kPrompt;
-            Slot& slot = *other->slot;
-            const auto reuse = static_cast<int64_t>(std::min(
-                common_prefix(slot.cached, *other->spec.prompt), other->spec.prompt->size() - 1));
-            if (slot.sequence->truncate(reuse).is_ok()) {
-                slot.cached.resize(static_cast<size_t>(reuse));
-            } else {
-                slot.sequence->reset();
-                slot.cached.clear();
-            }
-            other->prompt_done = static_cast<int64_t>(slot.cached.size());
+            start_prompt(*other, common_prefix(other->slot->cached, *other->spec.prompt));
         }
     }
     if (--request.choices_open == 0) {
@@ -662,13 +663,7 @@ void Scheduler::State::finish(Choice& choice, const std::string& reason, bool st
 void Scheduler::State::fail(Choice& choice, const Status& status) {
     choice.request->fail(status);
     // Its cache may hold keys/values past what `cached` records; keep only what is known.
-    if (choice.slot != nullptr) {
-        Slot& slot = *choice.slot;
-        if (!slot.sequence->truncate(static_cast<int64_t>(slot.cached.size())).is_ok()) {
-            slot.sequence->reset();
-            slot.cached.clear();
-        }
-    }
+    if (choice.slot != nullptr) choice.slot->keep(choice.slot->cached.size());
     release(choice);
 }
 
