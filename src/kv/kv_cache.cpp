@@ -1,21 +1,18 @@
 #include "kv/kv_cache.h"
 
-#include <unistd.h>
-
 #include <cstring>
 #include <new>
 #include <string>
 
+#include "core/system_memory.h"
 #include "kernels/ops.h"
 
 namespace cria::kv {
 namespace {
 
-uint64_t physical_memory_bytes() {
-    const long pages = sysconf(_SC_PHYS_PAGES);
-    const long page_size = sysconf(_SC_PAGE_SIZE);
-    if (pages <= 0 || page_size <= 0) return uint64_t{1} << 40;
-    return static_cast<uint64_t>(pages) * static_cast<uint64_t>(page_size);
+// The cap when the caller sets none: the machine's memory (1 TiB when it cannot be read).
+uint64_t default_max_bytes() {
+    return physical_memory_bytes().value_or(uint64_t{1} << 40);
 }
 
 }  // namespace
@@ -35,7 +32,7 @@ Expected<std::unique_ptr<KvCache>> KvCache::create(const model::HParams& hp,
     const auto capacity = static_cast<size_t>(options.capacity);
     const auto n_layer = static_cast<size_t>(hp.n_layer);
     const size_t per_position = (k_row + v_row) * n_layer;
-    const uint64_t max_bytes = options.max_bytes > 0 ? options.max_bytes : physical_memory_bytes();
+    const uint64_t max_bytes = options.max_bytes > 0 ? options.max_bytes : default_max_bytes();
     if (per_position != 0 && capacity > max_bytes / per_position) {
         return Status(resource_exhausted(
             "a key/value cache of " + std::to_string(options.capacity) + " positions needs " +

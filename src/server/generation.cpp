@@ -4,17 +4,13 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <deque>
-#include <limits>
 
 #include "chat/chat_template.h"
 #include "core/log.h"
+#include "core/system_memory.h"
 #include "engine/engine.h"
 #include "engine/scheduler.h"
 #include "gguf/reader.h"
-#include "grammar/matcher.h"
-#include "sampling/sampler.h"
-#include "sampling/stop_matcher.h"
 #include "tokenizer/tokenizer.h"
 
 namespace cria::server {
@@ -96,17 +92,9 @@ int default_parallelism(const engine::Engine& engine, int64_t context_length) {
                                              gguf::row_bytes(gguf::TensorType::kF16, hp.n_v()));
     const uint64_t per_sequence = std::max<uint64_t>(
         1, per_position * static_cast<uint64_t>(std::max<int64_t>(context_length, 1)));
-    uint64_t available = 0;
-    if (std::FILE* meminfo = std::fopen("/proc/meminfo", "r")) {
-        char line[256];
-        while (std::fgets(line, sizeof(line), meminfo) != nullptr) {
-            unsigned long long kib = 0;
-            if (std::sscanf(line, "MemAvailable: %llu kB", &kib) == 1) available = kib * 1024;
-        }
-        std::fclose(meminfo);
-    }
-    if (available == 0) return 4;
-    const uint64_t fit = available / 4 / per_sequence;
+    const std::optional<uint64_t> available = available_memory_bytes();
+    if (!available) return 4;
+    const uint64_t fit = *available / 4 / per_sequence;
     return static_cast<int>(std::clamp<uint64_t>(fit, 1, 16));
 }
 

@@ -4,11 +4,11 @@
 #include <cctype>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <limits>
 #include <sstream>
 
 #include "core/log.h"
+#include "core/system_memory.h"
 #include "gguf/reader.h"
 #include "server/metrics.h"
 #include "store/model_options.h"
@@ -156,17 +156,6 @@ uint64_t estimate_model_bytes(const std::string& path, int64_t context_length) {
         return std::numeric_limits<uint64_t>::max() / 2;
     }
     return weights + per_token * ctx;
-}
-
-std::optional<uint64_t> available_memory_bytes() {
-    std::ifstream meminfo("/proc/meminfo");
-    std::string key;
-    uint64_t kib = 0;
-    std::string unit;
-    while (meminfo >> key >> kib >> unit) {
-        if (key == "MemAvailable:") return kib * 1024;
-    }
-    return std::nullopt;
 }
 
 // ---- ModelLease ------------------------------------------------------------------------------

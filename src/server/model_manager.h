@@ -156,7 +156,5 @@ class ModelManager {
 // The memory a model needs once loaded: its weights plus an f32 KV cache of `context_length`
 // tokens (from the GGUF's layer and head counts). An estimate, on the high side.
 uint64_t estimate_model_bytes(const std::string& path, int64_t context_length);
-// /proc/meminfo's MemAvailable in bytes; nullopt when unknown.
-std::optional<uint64_t> available_memory_bytes();
 
 }  // namespace cria::server

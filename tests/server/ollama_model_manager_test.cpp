@@ -8,6 +8,7 @@
 #include <chrono>
 #include <thread>
 
+#include "core/system_memory.h"
 #include "server/default_model.h"
 #include "test_support.h"
 
