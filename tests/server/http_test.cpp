@@ -12,8 +12,12 @@
 #include <chrono>
 #include <thread>
 
+#include "server/loopback_server.h"
+
 namespace cria::server {
 namespace {
+
+using test::LoopbackServer;
 
 using json = nlohmann::ordered_json;
 
@@ -36,30 +40,6 @@ TEST(HostPort, Forms) {
         EXPECT_FALSE(parse_host_port(bad).has_value()) << bad;
     }
 }
-
-// A server on a free loopback port running on its own thread for the test's lifetime.
-class LoopbackServer {
-  public:
-    explicit LoopbackServer(HttpOptions options = {}) : http_(options) {}
-    ~LoopbackServer() {
-        http_.stop();
-        if (thread_.joinable()) thread_.join();
-    }
-    httplib::Server& router() { return http_.router(); }
-    int start() {
-        auto port = http_.bind("127.0.0.1", 0);
-        EXPECT_TRUE(port.has_value());
-        port_ = port.has_value() ? *port : 0;
-        thread_ = std::thread([this] { (void)http_.serve(); });
-        return port_;
-    }
-    httplib::Client client() const { return httplib::Client("127.0.0.1", port_); }
-
-  private:
-    HttpServer http_;
-    std::thread thread_;
-    int port_ = 0;
-};
 
 TEST(HttpServer, UnknownPathIsJson404) {
     LoopbackServer server;
