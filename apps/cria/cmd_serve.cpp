@@ -52,25 +52,6 @@ int fail(const std::string& message) {
     return 1;
 }
 
-// CRIA_KEEP_ALIVE (a duration or seconds) and CRIA_MAX_LOADED_MODELS.
-Status read_manager_environment(server::ModelManagerOptions& options) {
-    if (const char* keep = std::getenv("CRIA_KEEP_ALIVE"); keep != nullptr && *keep != '\0') {
-        Expected<server::KeepAlive> parsed = server::parse_keep_alive(nlohmann::json(keep));
-        if (!parsed.has_value())
-            return invalid_argument("CRIA_KEEP_ALIVE: " + parsed.status().message());
-        options.default_keep_alive = *parsed;
-    }
-    if (const char* max = std::getenv("CRIA_MAX_LOADED_MODELS"); max != nullptr && *max != '\0') {
-        char* end = nullptr;
-        const long value = std::strtol(max, &end, 10);
-        if (*end != '\0' || value < 1 || value > 1024) {
-            return invalid_argument("CRIA_MAX_LOADED_MODELS must be a number from 1 to 1024");
-        }
-        options.max_loaded_models = static_cast<int>(value);
-    }
-    return Status::ok();
-}
-
 // A whole number in [low, high] from the environment variable `name`, when it is set.
 Status read_bounded_integer(const char* name, long low, long high, int& out) {
     const char* text = std::getenv(name);
@@ -83,6 +64,22 @@ Status read_bounded_integer(const char* name, long low, long high, int& out) {
     }
     out = static_cast<int>(value);
     return Status::ok();
+}
+
+// CRIA_KEEP_ALIVE (a duration or seconds), CRIA_MAX_LOADED_MODELS, and per model the sequences
+// decoded together (CRIA_NUM_PARALLEL) and the requests allowed to wait for one (CRIA_MAX_QUEUE).
+Status read_manager_environment(server::ModelManagerOptions& options) {
+    if (const char* keep = std::getenv("CRIA_KEEP_ALIVE"); keep != nullptr && *keep != '\0') {
+        Expected<server::KeepAlive> parsed = server::parse_keep_alive(nlohmann::json(keep));
+        if (!parsed.has_value())
+            return invalid_argument("CRIA_KEEP_ALIVE: " + parsed.status().message());
+        options.default_keep_alive = *parsed;
+    }
+    CRIA_RETURN_IF_ERROR(
+        read_bounded_integer("CRIA_MAX_LOADED_MODELS", 1, 1024, options.max_loaded_models));
+    CRIA_RETURN_IF_ERROR(
+        read_bounded_integer("CRIA_NUM_PARALLEL", 1, 512, options.serve.num_parallel));
+    return read_bounded_integer("CRIA_MAX_QUEUE", 0, 1 << 20, options.serve.max_queue);
 }
 
 int serve(const ServeFlags& flags) {
@@ -102,17 +99,6 @@ int serve(const ServeFlags& flags) {
     manager_options.health = &health;
     manager_options.serve.threads = flags.threads;
     if (Status read = read_manager_environment(manager_options); !read.is_ok()) {
-        return fail(read.message());
-    }
-    // Sequences decoded together per model, and requests allowed to wait for one.
-    if (Status read =
-            read_bounded_integer("CRIA_NUM_PARALLEL", 1, 512, manager_options.serve.num_parallel);
-        !read.is_ok()) {
-        return fail(read.message());
-    }
-    if (Status read =
-            read_bounded_integer("CRIA_MAX_QUEUE", 0, 1 << 20, manager_options.serve.max_queue);
-        !read.is_ok()) {
         return fail(read.message());
     }
     manager_options.serve.on_request_done = [&metrics](const engine::RequestReport& report) {
