@@ -23,6 +23,7 @@
 #include "grammar/json_schema.h"
 #include "grammar/matcher.h"
 #include "grammar/tool_call_grammar.h"
+#include "server/structured_output.h"
 #include "test_support.h"
 #include "tokenizer/tokenizer.h"
 
@@ -92,15 +93,7 @@ ordered_json person_schema() {
 
 // The two functions of tests/e2e/structured.test.mjs, in the family's call syntax.
 std::shared_ptr<const Grammar> tool_grammar(chat::ToolCallFormat format) {
-    const chat::ToolCallMarkers markers = chat::tool_call_markers(format);
-    ToolCallSyntax syntax;
-    syntax.calls_open = markers.calls_open;
-    syntax.call_open = markers.call_open;
-    syntax.call_close = markers.call_close;
-    syntax.call_separator = markers.call_separator;
-    syntax.calls_close = markers.calls_close;
-    syntax.name_key = markers.name_key;
-    syntax.arguments_key = markers.arguments_key;
+    const ToolCallSyntax syntax = server::tool_call_syntax(format);
     std::vector<ToolFunction> functions = {
         {"get_weather", ordered_json::parse(R"({"type": "object", "properties": {
             "city": {"type": "string", "maxLength": 8}, "unit": {"enum": ["c", "f"]}},

@@ -15,6 +15,19 @@ ApiError schema_error(const std::string& message, const std::string& param) {
 
 }  // namespace
 
+grammar::ToolCallSyntax tool_call_syntax(chat::ToolCallFormat format) {
+    const chat::ToolCallMarkers markers = chat::tool_call_markers(format);
+    grammar::ToolCallSyntax syntax;
+    syntax.calls_open = markers.calls_open;
+    syntax.call_open = markers.call_open;
+    syntax.call_close = markers.call_close;
+    syntax.call_separator = markers.call_separator;
+    syntax.calls_close = markers.calls_close;
+    syntax.name_key = markers.name_key;
+    syntax.arguments_key = markers.arguments_key;
+    return syntax;
+}
+
 ApiResult<OutputPlan> plan_chat_output(ChatCompletionRequest& request,
                                        std::string_view template_source) {
     OutputPlan plan;
@@ -67,15 +80,7 @@ ApiResult<OutputPlan> plan_chat_output(ChatCompletionRequest& request,
                                        "', which 'tools' does not define.",
                                    "tool_choice", "invalid_value");
         }
-        const chat::ToolCallMarkers markers = chat::tool_call_markers(plan.tool_format);
-        grammar::ToolCallSyntax syntax;
-        syntax.calls_open = markers.calls_open;
-        syntax.call_open = markers.call_open;
-        syntax.call_close = markers.call_close;
-        syntax.call_separator = markers.call_separator;
-        syntax.calls_close = markers.calls_close;
-        syntax.name_key = markers.name_key;
-        syntax.arguments_key = markers.arguments_key;
+        const grammar::ToolCallSyntax syntax = tool_call_syntax(plan.tool_format);
         const bool multiple = mode == "required" && plan.allow_multiple_calls;
         auto compiled = grammar::compile_tool_call_grammar(syntax, functions, multiple);
         if (!compiled.has_value()) return schema_error(compiled.status().message(), "tools");

@@ -18,9 +18,13 @@
 
 namespace cria::grammar {
 class Grammar;
-}
+struct ToolCallSyntax;
+}  // namespace cria::grammar
 
 namespace cria::server {
+
+// The call syntax of a template family, as the tool-call grammar takes it.
+grammar::ToolCallSyntax tool_call_syntax(chat::ToolCallFormat format);
 
 struct OutputPlan {
     // Constrains decoding when set (response_format, or tool_choice required / named).
