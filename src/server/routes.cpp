@@ -1,5 +1,6 @@
 #include "server/routes.h"
 
+#include <cassert>
 #include <ctime>
 #include <memory>
 #include <string>
@@ -16,6 +17,7 @@ namespace {
 using json = nlohmann::ordered_json;
 
 // One choice to generate: which prompt, and the choice's index in the response.
+// Jobs are listed in index order: jobs[i].index == i.
 struct ChoiceJob {
     size_t prompt = 0;
     int index = 0;
@@ -78,12 +80,11 @@ Status run_jobs(PreparedRequest& request, const JobEvents& events,
     for (const ChoiceJob& job : request.jobs) {
         if (events.on_start && !events.on_start(job)) return client_gone();
     }
-    // Events name choices by index; jobs are found by it.
+    // Events name choices by index, and a job's index is its place in `jobs`.
     auto job_of = [&request](int index) -> const ChoiceJob& {
-        for (const ChoiceJob& job : request.jobs) {
-            if (job.index == index) return job;
-        }
-        return request.jobs.front();  // unreachable: the model only reports the jobs it got
+        const ChoiceJob& job = request.jobs.at(static_cast<size_t>(index));
+        assert(job.index == index);
+        return job;
     };
     GenerationEvents model_events;
     model_events.on_piece = [&](int index, const std::string& text,
