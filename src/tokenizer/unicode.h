@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/utf8.h"
+
 namespace cria::tokenizer::unicode {
 
 inline constexpr uint32_t kReplacementChar = 0xFFFD;
@@ -46,7 +48,7 @@ struct Decoded {
 };
 Decoded decode_utf8(const char* data, size_t size);
 
-void append_utf8(std::string& out, uint32_t cp);
+using cria::append_utf8;  // core/utf8.h
 
 // What the bytes at the start of a buffer hold, for streaming output.
 enum class Utf8Prefix {

@@ -7,6 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/utf8.h"
+
 namespace cria::chat::jinja::unicode {
 
 // True when `text` is well-formed UTF-8 with no surrogates or overlong forms.
@@ -15,7 +17,7 @@ bool is_valid_utf8(std::string_view text);
 // Decodes the code point that starts at text[pos] and advances pos past it. Input is assumed
 // valid (checked once at the boundary); a malformed byte decodes as U+FFFD, one byte long.
 char32_t decode(std::string_view text, size_t& pos);
-void append_utf8(std::string& out, char32_t cp);
+using cria::append_utf8;  // core/utf8.h
 
 size_t code_point_count(std::string_view text);
 std::vector<char32_t> to_code_points(std::string_view text);
