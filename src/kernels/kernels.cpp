@@ -36,6 +36,14 @@ GemmFn select_gemm(TensorType type, Isa isa) {
     return gemm_ref(type);
 }
 
+// One token: the matrix-vector kernel where the ISA has one for the type, else the GEMM.
+GemmFn select_matvec(TensorType type, Isa isa) {
+    if (isa == Isa::kAvx512) {
+        if (GemmFn fn = matvec_avx512(type)) return fn;
+    }
+    return select_gemm(type, isa);
+}
+
 void convert_row(ActFormat format, Isa isa, const float* x, uint8_t* dst, int64_t n) {
     ConvertActFn fn = nullptr;
     if (isa == Isa::kAvx512) fn = convert_act_avx512(format);
@@ -158,7 +166,7 @@ void matmul(const Matrix& w, const float* x, int64_t n_tokens, float* y, ThreadP
         args.act_row_bytes = act_row_bytes;
     }
 
-    const GemmFn gemm = select_gemm(w.type, isa);
+    const GemmFn gemm = n_tokens == 1 ? select_matvec(w.type, isa) : select_gemm(w.type, isa);
     const int64_t unit_rows = rows_per_unit(w.n_out, pool.size());
     const int64_t n_units = (w.n_out + unit_rows - 1) / unit_rows;
     if (n_units == 1 || pool.size() == 1) {
