@@ -44,7 +44,7 @@ bool avx512_kernels_usable();
 // AVX-512 F/BW/VL/DQ + VNNI (kernels/cpu/avx512); call only when avx512_kernels_usable().
 GemmFn gemm_avx512(gguf::TensorType type);
 ConvertActFn convert_act_avx512(ActFormat format);
-// AVX-512 single-token kernels on 512-bit registers (kernels/cpu/avx512/avx512_matvec.cpp) for
+// AVX-512 single-token kernels on 512-bit registers (kernels/cpu/avx512/avx512_kernels.cpp) for
 // the types that dominate generation; nullptr for the others. Only for n_tokens == 1; call only
 // when avx512_kernels_usable().
 GemmFn matvec_avx512(gguf::TensorType type);
