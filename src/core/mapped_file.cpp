@@ -36,6 +36,17 @@ void MappedFile::release() {
     size_ = 0;
 }
 
+void MappedFile::advise_unused(const void* p, size_t n) const {
+    const auto begin = reinterpret_cast<uintptr_t>(p);
+    const auto map_begin = reinterpret_cast<uintptr_t>(data_);
+    if (data_ == nullptr || begin < map_begin || n > size_ || begin - map_begin > size_ - n) return;
+    const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+    const uintptr_t first = (begin + page - 1) / page * page;
+    const uintptr_t last = (begin + n) / page * page;
+    // A private read-only file mapping: dropped pages are read back from the file on access.
+    if (first < last) madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+}
+
 Expected<MappedFile> MappedFile::open(const std::string& path) {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return io_error("cannot open " + path + ": " + std::strerror(errno));

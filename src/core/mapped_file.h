@@ -22,6 +22,10 @@ class MappedFile {
     static Expected<MappedFile> open(const std::string& path);
 
     const uint8_t* data() const { return data_; }
+    // Tells the OS that the mapped bytes [p, p + n) will not be read for a while: the whole pages
+    // among them leave this process's resident memory (they stay in the page cache and are read
+    // back from it if touched again). Content never changes; no-op outside the mapping.
+    void advise_unused(const void* p, size_t n) const;
     size_t size() const { return size_; }
     const std::string& path() const { return path_; }
 

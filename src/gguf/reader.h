@@ -77,6 +77,12 @@ class File {
     const std::vector<TensorInfo>& tensors() const { return tensors_; }
     const TensorInfo* find_tensor(std::string_view name) const;
 
+    // Hint that the tensor's mapped bytes will not be read for a while (MappedFile::advise_unused);
+    // no-op for parsed bytes.
+    void advise_unused(const TensorInfo& tensor) const {
+        mapping_.advise_unused(tensor.data, tensor.n_bytes);
+    }
+
   private:
     File() = default;
     Status parse_all(const ReadLimits& limits);
