@@ -7,10 +7,17 @@
 // figure is the memory bandwidth the kernel sustains, not the cache's.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <new>
 #include <string>
 #include <vector>
 
+#include "core/large_buffer.h"
 #include "kernels/kernels.h"
+#include "kernels/row_groups.h"
 #include "kernels/test_data.h"
 
 namespace cria::kernels {
@@ -21,22 +28,55 @@ using test::random_weights;
 
 constexpr size_t kWorkingSetBytes = 256ull << 20;  // well above a 32 MiB L3
 
+std::string label(TensorType type, Isa isa, WeightLayout layout) {
+    return std::string(gguf::tensor_type_name(type)) + " " + isa_name(isa) +
+           (layout == WeightLayout::kRowGroups ? " row-groups" : "");
+}
+
+// Weights live in LargeBuffer memory, as a loaded model's do.
 struct WeightSet {
-    std::vector<std::vector<uint8_t>> copies;  // each [n_out][row_bytes]
+    std::vector<LargeBuffer> copies;  // each the whole matrix in `matrix.layout`
     Matrix matrix;
+    size_t bytes = 0;  // of one copy
 };
 
-WeightSet make_weights(TensorType type, int64_t n_out, int64_t n_in, size_t min_total_bytes) {
+// Copies of one random matrix, in the row-group layout when `layout` asks for it and the type
+// has one (else the set is empty).
+WeightSet make_weights(TensorType type, int64_t n_out, int64_t n_in, size_t min_total_bytes,
+                       WeightLayout layout = WeightLayout::kGguf) {
     WeightSet set;
-    const size_t bytes = gguf::row_bytes(type, n_in) * static_cast<size_t>(n_out);
-    const size_t n_copies = std::max<size_t>(1, (min_total_bytes + bytes - 1) / bytes);
     const auto first = random_weights(type, n_out, n_in, 1);
-    for (size_t i = 0; i < n_copies; ++i) set.copies.push_back(first);
     set.matrix.type = type;
+    set.matrix.data = first.data();
     set.matrix.n_in = n_in;
     set.matrix.n_out = n_out;
     set.matrix.row_bytes = gguf::row_bytes(type, n_in);
+    const bool grouped = layout == WeightLayout::kRowGroups;
+    if (grouped && !has_row_group_layout(type)) return set;
+    set.bytes = grouped ? row_group_matrix_bytes(type, n_in, n_out) : first.size();
+    const size_t n_copies = std::max<size_t>(1, (min_total_bytes + set.bytes - 1) / set.bytes);
+    Matrix view = set.matrix;
+    for (size_t i = 0; i < n_copies; ++i) {
+        Expected<LargeBuffer> buffer = LargeBuffer::allocate(set.bytes);
+        if (!buffer.has_value()) std::abort();
+        set.copies.push_back(std::move(buffer.value()));
+        if (grouped) {
+            view = pack_row_groups(set.matrix, set.copies.back().data());
+        } else {
+            std::memcpy(set.copies.back().data(), first.data(), set.bytes);
+        }
+    }
+    set.matrix = view;
+    set.matrix.data = set.copies[0].data();
     return set;
+}
+
+bool layout_available(benchmark::State& state, const WeightSet& set) {
+    if (set.copies.empty()) {
+        state.SkipWithError("no row-group layout for this type");
+        return false;
+    }
+    return true;
 }
 
 // The memory bandwidth the kernels are measured against: the F32 matvec kernel's inner loop
@@ -45,7 +85,10 @@ WeightSet make_weights(TensorType type, int64_t n_out, int64_t n_in, size_t min_
 void BM_StreamRead(benchmark::State& state) {
     const int threads = static_cast<int>(state.range(0));
     const size_t n = kWorkingSetBytes / sizeof(float);
-    std::vector<float> data(n, 1.0f);
+    Expected<LargeBuffer> buffer = LargeBuffer::allocate(kWorkingSetBytes);
+    if (!buffer.has_value()) std::abort();
+    float* data = reinterpret_cast<float*>(buffer.value().data());
+    std::fill(data, data + n, 1.0f);
     ThreadPool pool(threads);
     std::vector<double> partial(static_cast<size_t>(threads));
     for (auto _ : state) {
@@ -64,17 +107,19 @@ void BM_StreamRead(benchmark::State& state) {
         double(n * sizeof(float)) * double(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
 }
 
-// Args: weight type id, isa, threads. Shapes of Llama 3.2 1B's FFN (2048 -> 8192).
+// Args: weight type id, isa, threads, layout. Shapes of Llama 3.2 1B's FFN (2048 -> 8192).
 void BM_Matvec(benchmark::State& state) {
     const auto type = static_cast<TensorType>(state.range(0));
     const auto isa = static_cast<Isa>(state.range(1));
     const int threads = static_cast<int>(state.range(2));
+    const auto layout = static_cast<WeightLayout>(state.range(3));
     if (!isa_supported(isa)) {
         state.SkipWithError("ISA not supported");
         return;
     }
     const int64_t n_in = 2048, n_out = 8192;
-    WeightSet set = make_weights(type, n_out, n_in, kWorkingSetBytes);
+    WeightSet set = make_weights(type, n_out, n_in, kWorkingSetBytes, layout);
+    if (!layout_available(state, set)) return;
     const auto x = random_floats(static_cast<size_t>(n_in), 2);
     std::vector<float> y(static_cast<size_t>(n_out));
     ThreadPool pool(threads);
@@ -85,24 +130,24 @@ void BM_Matvec(benchmark::State& state) {
         matmul(set.matrix, x.data(), 1, y.data(), pool, isa);
         benchmark::DoNotOptimize(y.data());
     }
-    const double bytes = double(set.matrix.row_bytes) * double(n_out);
-    state.counters["GB/s"] =
-        benchmark::Counter(bytes * double(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
-    state.SetLabel(std::string(gguf::tensor_type_name(type)) + " " + isa_name(isa));
+    state.counters["GB/s"] = benchmark::Counter(
+        double(set.bytes) * double(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
+    state.SetLabel(label(type, isa, layout));
 }
 
-// Args: weight type id, isa. One thread on a matrix that stays in L2 (256 x 2048): the kernel's
-// own speed, without the memory system's limit.
+// Args: weight type id, isa, layout. One thread on a matrix that stays in L2 (256 x 2048): the
+// kernel's own speed, without the memory system's limit.
 void BM_MatvecHot(benchmark::State& state) {
     const auto type = static_cast<TensorType>(state.range(0));
     const auto isa = static_cast<Isa>(state.range(1));
+    const auto layout = static_cast<WeightLayout>(state.range(2));
     if (!isa_supported(isa)) {
         state.SkipWithError("ISA not supported");
         return;
     }
     const int64_t n_in = 2048, n_out = 256;
-    WeightSet set = make_weights(type, n_out, n_in, 0);
-    set.matrix.data = set.copies[0].data();
+    WeightSet set = make_weights(type, n_out, n_in, 0, layout);
+    if (!layout_available(state, set)) return;
     const auto x = random_floats(static_cast<size_t>(n_in), 2);
     std::vector<float> y(static_cast<size_t>(n_out));
     ThreadPool pool(1);
@@ -110,25 +155,26 @@ void BM_MatvecHot(benchmark::State& state) {
         matmul(set.matrix, x.data(), 1, y.data(), pool, isa);
         benchmark::DoNotOptimize(y.data());
     }
-    const double bytes = double(set.matrix.row_bytes) * double(n_out);
-    state.counters["GB/s"] =
-        benchmark::Counter(bytes * double(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
-    state.SetLabel(std::string(gguf::tensor_type_name(type)) + " " + isa_name(isa));
+    state.counters["GB/s"] = benchmark::Counter(
+        double(set.bytes) * double(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
+    state.SetLabel(label(type, isa, layout));
 }
 
-// Args: weight type id, isa, threads, tokens. 2048 -> 2048 (a Llama 3.2 1B attention matrix).
+// Args: weight type id, isa, threads, tokens, layout. 2048 -> 2048 (a Llama 3.2 1B attention
+// matrix).
 void BM_Matmul(benchmark::State& state) {
     const auto type = static_cast<TensorType>(state.range(0));
     const auto isa = static_cast<Isa>(state.range(1));
     const int threads = static_cast<int>(state.range(2));
     const int64_t n_tokens = state.range(3);
+    const auto layout = static_cast<WeightLayout>(state.range(4));
     if (!isa_supported(isa)) {
         state.SkipWithError("ISA not supported");
         return;
     }
     const int64_t n_in = 2048, n_out = 2048;
-    WeightSet set = make_weights(type, n_out, n_in, 0);
-    set.matrix.data = set.copies[0].data();
+    WeightSet set = make_weights(type, n_out, n_in, 0, layout);
+    if (!layout_available(state, set)) return;
     const auto x = random_floats(static_cast<size_t>(n_in * n_tokens), 2);
     std::vector<float> y(static_cast<size_t>(n_out * n_tokens));
     ThreadPool pool(threads);
@@ -139,34 +185,47 @@ void BM_Matmul(benchmark::State& state) {
     const double flops = 2.0 * double(n_in) * double(n_out) * double(n_tokens);
     state.counters["GFLOP/s"] =
         benchmark::Counter(flops * double(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
-    state.SetLabel(std::string(gguf::tensor_type_name(type)) + " " + isa_name(isa));
+    state.SetLabel(label(type, isa, layout));
+}
+
+// Every type and ISA in the GGUF layout, and the AVX-512 kernels of the row-group layout.
+template <class Fn>
+void for_each_path(Fn&& add) {
+    for (TensorType type : test::all_types()) {
+        for (Isa isa : {Isa::kAvx2, Isa::kAvx512}) {
+            add(type, isa, WeightLayout::kGguf);
+        }
+        if (has_row_group_layout(type)) add(type, Isa::kAvx512, WeightLayout::kRowGroups);
+    }
+}
+
+constexpr int64_t id(TensorType type) {
+    return static_cast<int64_t>(type);
+}
+constexpr int64_t id(Isa isa) {
+    return static_cast<int64_t>(isa);
+}
+constexpr int64_t id(WeightLayout layout) {
+    return static_cast<int64_t>(layout);
 }
 
 template <int kThreads>
 void matvec_args(benchmark::internal::Benchmark* b) {
-    for (TensorType type : test::all_types()) {
-        for (Isa isa : {Isa::kAvx2, Isa::kAvx512}) {
-            b->Args({static_cast<int64_t>(type), static_cast<int64_t>(isa), kThreads});
-        }
-    }
+    for_each_path([b](TensorType type, Isa isa, WeightLayout layout) {
+        b->Args({id(type), id(isa), kThreads, id(layout)});
+    });
 }
 
 void matvec_hot_args(benchmark::internal::Benchmark* b) {
-    for (TensorType type : test::all_types()) {
-        for (Isa isa : {Isa::kAvx2, Isa::kAvx512}) {
-            b->Args({static_cast<int64_t>(type), static_cast<int64_t>(isa)});
-        }
-    }
+    for_each_path([b](TensorType type, Isa isa, WeightLayout layout) {
+        b->Args({id(type), id(isa), id(layout)});
+    });
 }
 
 void matmul_args(benchmark::internal::Benchmark* b) {
-    for (TensorType type : test::all_types()) {
-        for (Isa isa : {Isa::kAvx2, Isa::kAvx512}) {
-            for (int threads : {1, 2}) {
-                b->Args({static_cast<int64_t>(type), static_cast<int64_t>(isa), threads, 128});
-            }
-        }
-    }
+    for_each_path([b](TensorType type, Isa isa, WeightLayout layout) {
+        for (int threads : {1, 2}) b->Args({id(type), id(isa), threads, 128, id(layout)});
+    });
 }
 
 BENCHMARK(BM_StreamRead)->Arg(1)->MinTime(0.5);

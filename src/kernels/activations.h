@@ -9,8 +9,9 @@
 //                (the terms that offsets and biases of the weight codes multiply); lanes: q
 //                again, transposed per 8 blocks for kernels that put 8 blocks of one weight row
 //                in the 8 lanes of a vector (see fill_block_lanes)
-//   kQ8Block256: int8 q[n] | float d[n/256] | int16 bsum[n/16]    x[i] ~= d[i/256] * q[i];
-//                bsum[g] = sum of the 16 q of group g (the min term of the K-quants)
+//   kQ8Block256: int8 q[n] | float d[n/256] | int16 bsum[n/16] | int16 bsum32[n/32]
+//                x[i] ~= d[i/256] * q[i]; bsum[g] = sum of the 16 q of group g, bsum32[j] of
+//                the 32 q of sub-block j (the min and bias terms of the K-quants)
 //   kF32:        float x[n]  (the activations as they are)
 //   kBf16:       uint16 x[n] (bf16, rounded to nearest even)
 // Each section starts at a 64-byte boundary and rows are 64-byte aligned.
@@ -20,6 +21,11 @@
 #include <cstdint>
 
 #include "gguf/tensor_type.h"
+
+// The helpers below are also called from files compiled with ISA-specific flags. Forced inlining
+// keeps those files from emitting an out-of-line (weak) copy that the linker could pick for
+// generic code too (see tests/kernels/check_isa_symbols.cmake).
+#define CRIA_ACT_INLINE inline __attribute__((always_inline))
 
 namespace cria::kernels {
 
@@ -38,10 +44,11 @@ struct ActLayout {
     size_t sum_offset = 0;    // float dsum[] (kQ8Block32) or int16 bsum[] (kQ8Block256)
     size_t qsum_offset = 0;   // int32 qsum[] (kQ8Block32)
     size_t lanes_offset = 0;  // int8 lanes[] (kQ8Block32)
+    size_t sum32_offset = 0;  // int16 bsum32[] (kQ8Block256)
     size_t row_bytes = 0;     // distance between token rows, a multiple of 64
 };
 
-inline ActLayout act_layout(ActFormat format, int64_t n) {
+CRIA_ACT_INLINE ActLayout act_layout(ActFormat format, int64_t n) {
     const size_t count = static_cast<size_t>(n);
     ActLayout layout;
     switch (format) {
@@ -61,7 +68,8 @@ inline ActLayout act_layout(ActFormat format, int64_t n) {
         case ActFormat::kQ8Block256:
             layout.scale_offset = align64(count);
             layout.sum_offset = layout.scale_offset + align64(count / 256 * sizeof(float));
-            layout.row_bytes = layout.sum_offset + align64(count / 16 * sizeof(int16_t));
+            layout.sum32_offset = layout.sum_offset + align64(count / 16 * sizeof(int16_t));
+            layout.row_bytes = layout.sum32_offset + align64(count / 32 * sizeof(int16_t));
             break;
     }
     return layout;
@@ -79,9 +87,10 @@ struct ActQ8Block256 {
     const int8_t* q;
     const float* d;
     const int16_t* bsum;
+    const int16_t* bsum32;
 };
 
-inline ActQ8Block32 view_q8_block32(const uint8_t* row, int64_t n) {
+CRIA_ACT_INLINE ActQ8Block32 view_q8_block32(const uint8_t* row, int64_t n) {
     const ActLayout layout = act_layout(ActFormat::kQ8Block32, n);
     return {reinterpret_cast<const int8_t*>(row),
             reinterpret_cast<const float*>(row + layout.scale_offset),
@@ -93,7 +102,7 @@ inline ActQ8Block32 view_q8_block32(const uint8_t* row, int64_t n) {
 // The lanes section of a kQ8Block32 row: for each group g of 8 blocks (256 elements), 8
 // columns of 32 bytes; column c holds elements 4c..4c+3 of blocks 8g..8g+7, one block per
 // 4-byte lane. Lanes past the last block are zero.
-inline void fill_block_lanes(const int8_t* q, int8_t* lanes, int64_t n) {
+CRIA_ACT_INLINE void fill_block_lanes(const int8_t* q, int8_t* lanes, int64_t n) {
     const int64_t n_blocks = n / 32;
     for (int64_t g = 0; g < (n_blocks + 7) / 8; ++g) {
         int8_t* out = lanes + 256 * g;
@@ -107,11 +116,12 @@ inline void fill_block_lanes(const int8_t* q, int8_t* lanes, int64_t n) {
         }
     }
 }
-inline ActQ8Block256 view_q8_block256(const uint8_t* row, int64_t n) {
+CRIA_ACT_INLINE ActQ8Block256 view_q8_block256(const uint8_t* row, int64_t n) {
     const ActLayout layout = act_layout(ActFormat::kQ8Block256, n);
     return {reinterpret_cast<const int8_t*>(row),
             reinterpret_cast<const float*>(row + layout.scale_offset),
-            reinterpret_cast<const int16_t*>(row + layout.sum_offset)};
+            reinterpret_cast<const int16_t*>(row + layout.sum_offset),
+            reinterpret_cast<const int16_t*>(row + layout.sum32_offset)};
 }
 
 }  // namespace cria::kernels

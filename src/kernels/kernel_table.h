@@ -15,8 +15,10 @@ namespace cria::kernels {
 
 struct GemmArgs {
     gguf::TensorType type = gguf::TensorType::kF32;
-    const uint8_t* w = nullptr;  // [n_out][w_row_bytes]
+    const uint8_t* w = nullptr;  // [n_out][w_row_bytes], or row groups (row_groups.h)
     size_t w_row_bytes = 0;
+    size_t w_group_bytes = 0;  // row groups: bytes of one group of 16 rows
+    int64_t n_out = 0;         // rows of the matrix that w points to
     int64_t n_in = 0;
     const uint8_t* act = nullptr;  // [n_tokens][act_row_bytes], in act_format_for(type)
     size_t act_row_bytes = 0;
@@ -48,6 +50,9 @@ ConvertActFn convert_act_avx512(ActFormat format);
 // the types that dominate generation; nullptr for the others. Only for n_tokens == 1; call only
 // when avx512_kernels_usable().
 GemmFn matvec_avx512(gguf::TensorType type);
+// AVX-512 kernels for weights in the row-group layout (kernels/cpu/avx512/avx512_row_groups.cpp),
+// nullptr for types without one. Rows [row_begin, row_end) must be whole groups of 16.
+GemmFn gemm_row_groups_avx512(gguf::TensorType type);
 // AVX-512 BF16 (kernels/cpu/avx512): BF16 weights with vdpbf16ps.
 GemmFn gemm_avx512_bf16(gguf::TensorType type);
 

@@ -9,10 +9,12 @@
 #include <cassert>
 #include <memory>
 #include <new>
+#include <vector>
 
 #include "kernels/activations.h"
 #include "kernels/kernel_table.h"
 #include "kernels/ref/ref.h"
+#include "kernels/row_groups.h"
 
 namespace cria::kernels {
 namespace {
@@ -64,13 +66,33 @@ AlignedBytes allocate_aligned(size_t bytes) {
     return AlignedBytes(static_cast<uint8_t*>(::operator new[](bytes, std::align_val_t{64})));
 }
 
-// Rows per work unit: a multiple of the kernels' row groups (8), small enough that there are
+// Rows per work unit: a multiple of the row groups (16), small enough that there are
 // several units per thread (a thread delayed by the OS or by slower memory leaves its share to
 // the others), large enough that taking a unit costs nothing next to computing it.
 int64_t rows_per_unit(int64_t n_out, int n_threads) {
     const int64_t units_wanted = static_cast<int64_t>(n_threads) * 8;
     const int64_t rows = (n_out + units_wanted - 1) / units_wanted;
     return std::clamp<int64_t>((rows + 15) / 16 * 16, 16, 512);
+}
+
+// The scalar path of the row-group layout: each row unpacked to its GGUF bytes, then the
+// reference dot products.
+void gemm_row_groups_scalar(const GemmArgs& g, int64_t row_begin, int64_t row_end) {
+    Matrix packed;
+    packed.type = g.type;
+    packed.data = g.w;
+    packed.n_in = g.n_in;
+    packed.n_out = g.n_out;
+    packed.row_bytes = g.w_row_bytes;
+    packed.layout = WeightLayout::kRowGroups;
+    std::vector<uint8_t> row(g.w_row_bytes);
+    for (int64_t r = row_begin; r < row_end; ++r) {
+        copy_gguf_row(packed, r, row.data());
+        for (int64_t t = 0; t < g.n_tokens; ++t) {
+            g.y[t * g.y_stride + r] = ref::dot(
+                g.type, row.data(), g.act + static_cast<size_t>(t) * g.act_row_bytes, g.n_in);
+        }
+    }
 }
 
 }  // namespace
@@ -129,6 +151,7 @@ void matmul(const Matrix& w, const float* x, int64_t n_tokens, float* y, ThreadP
     assert(is_supported(w.type));
     assert(w.n_in % gguf::tensor_type_info(w.type).block_size == 0);
     assert(w.row_bytes >= gguf::row_bytes(w.type, w.n_in));
+    assert(w.layout == WeightLayout::kGguf || has_row_group_layout(w.type));
     if (n_tokens <= 0 || w.n_out <= 0) return;
     isa = usable_isa(isa);
 
@@ -136,6 +159,7 @@ void matmul(const Matrix& w, const float* x, int64_t n_tokens, float* y, ThreadP
     args.type = w.type;
     args.w = static_cast<const uint8_t*>(w.data);
     args.w_row_bytes = w.row_bytes;
+    args.n_out = w.n_out;
     args.n_in = w.n_in;
     args.n_tokens = n_tokens;
     args.y = y;
@@ -166,11 +190,36 @@ void matmul(const Matrix& w, const float* x, int64_t n_tokens, float* y, ThreadP
         args.act_row_bytes = act_row_bytes;
     }
 
-    const GemmFn gemm = n_tokens == 1 ? select_matvec(w.type, isa) : select_gemm(w.type, isa);
-    const int64_t unit_rows = rows_per_unit(w.n_out, pool.size());
-    const int64_t n_units = (w.n_out + unit_rows - 1) / unit_rows;
+    // Rows in groups of 16 (row-group layout) go to the kernels of that layout; the other rows
+    // (all of them in the GGUF layout) to the row kernels, through a view of just those rows.
+    int64_t grouped_rows = 0;
+    GemmFn grouped = nullptr;
+    GemmArgs rest = args;
+    if (w.layout == WeightLayout::kRowGroups) {
+        grouped_rows = w.n_out / kGroupRows * kGroupRows;
+        args.w_group_bytes = row_group_bytes(w.type, w.n_in);
+        grouped = isa == Isa::kAvx512 ? gemm_row_groups_avx512(w.type) : nullptr;
+        if (grouped == nullptr) grouped = &gemm_row_groups_scalar;
+        rest.w = args.w + static_cast<size_t>(grouped_rows / kGroupRows) * args.w_group_bytes;
+        rest.n_out = w.n_out - grouped_rows;
+        rest.y = y + grouped_rows;
+    }
+    const int64_t rest_rows = w.n_out - grouped_rows;
+    const GemmFn row_gemm = n_tokens == 1 ? select_matvec(w.type, isa) : select_gemm(w.type, isa);
+
+    const int64_t unit_rows = rows_per_unit(w.n_out, pool.size());  // a multiple of 16
+    const int64_t grouped_units = (grouped_rows + unit_rows - 1) / unit_rows;
+    const int64_t n_units = grouped_units + (rest_rows + unit_rows - 1) / unit_rows;
+    auto run_unit = [&](int64_t unit) {
+        if (unit < grouped_units) {
+            grouped(args, unit * unit_rows, std::min(grouped_rows, (unit + 1) * unit_rows));
+        } else {
+            const int64_t begin = (unit - grouped_units) * unit_rows;
+            row_gemm(rest, begin, std::min(rest_rows, begin + unit_rows));
+        }
+    };
     if (n_units == 1 || pool.size() == 1) {
-        gemm(args, 0, w.n_out);
+        for (int64_t unit = 0; unit < n_units; ++unit) run_unit(unit);
         return;
     }
     // Units are taken from a shared counter rather than split in equal halves up front.
@@ -179,9 +228,25 @@ void matmul(const Matrix& w, const float* x, int64_t n_tokens, float* y, ThreadP
         for (;;) {
             const int64_t unit = next_unit.fetch_add(1, std::memory_order_relaxed);
             if (unit >= n_units) break;
-            gemm(args, unit * unit_rows, std::min(w.n_out, (unit + 1) * unit_rows));
+            run_unit(unit);
         }
     });
+}
+
+void dequantize_matrix_row(const Matrix& w, int64_t r, float* dst) {
+    if (w.layout == WeightLayout::kGguf) {
+        dequantize_row(w.type,
+                       static_cast<const uint8_t*>(w.data) + static_cast<size_t>(r) * w.row_bytes,
+                       dst, w.n_in);
+        return;
+    }
+    std::vector<uint8_t> row(w.row_bytes);
+    copy_gguf_row(w, r, row.data());
+    dequantize_row(w.type, row.data(), dst, w.n_in);
+}
+
+bool prefers_row_groups(TensorType type, Isa isa) {
+    return usable_isa(isa) == Isa::kAvx512 && gemm_row_groups_avx512(type) != nullptr;
 }
 
 }  // namespace cria::kernels

@@ -86,6 +86,10 @@ void convert_act_ref(ActFormat format, const float* x, uint8_t* dst, int64_t n) 
                 for (int i = 0; i < 16; ++i) sum += q[16 * g + i];
                 bsum[g] = static_cast<int16_t>(sum);
             }
+            auto* bsum32 = reinterpret_cast<int16_t*>(dst + layout.sum32_offset);
+            for (int64_t j = 0; j < n / 32; ++j) {
+                bsum32[j] = static_cast<int16_t>(bsum[2 * j] + bsum[2 * j + 1]);
+            }
             break;
         }
     }

@@ -159,6 +159,10 @@ void convert_act_x86(ActFormat format, const float* x, uint8_t* dst, int64_t n) 
             for (int64_t g = 0; g < n / 16; ++g) {
                 bsum[g] = static_cast<int16_t>(sum_codes(q + 16 * g, 16));
             }
+            auto* bsum32 = reinterpret_cast<int16_t*>(dst + layout.sum32_offset);
+            for (int64_t j = 0; j < n / 32; ++j) {
+                bsum32[j] = static_cast<int16_t>(bsum[2 * j] + bsum[2 * j + 1]);
+            }
             break;
         }
     }
