@@ -14,6 +14,7 @@
 
 #include "commands.h"
 #include "core/cpu_features.h"
+#include "core/large_buffer.h"
 #include "core/status.h"
 #include "core/thread_pool.h"
 #include "engine/engine.h"
@@ -46,27 +47,34 @@ double median(std::vector<double> values) {
 
 // Reads a buffer far larger than the caches to measure the memory read bandwidth. On a shared
 // machine the bandwidth varies from second to second, so the bench probes it right after each
-// timed generation and compares each run with the bandwidth of its own moment.
+// timed generation and compares each run with the bandwidth of its own moment. The buffer is
+// memory of the kind the model's repacked weights live in (huge pages where the system gives
+// them), so that the probe is not slowed by TLB misses the weights do not suffer.
 class BandwidthProbe {
   public:
-    explicit BandwidthProbe(int threads)
-        : pool_(threads), buffer_((size_t{1} << 30) / sizeof(uint64_t)) {
-        for (size_t i = 0; i < buffer_.size(); ++i) buffer_[i] = i;
+    static Expected<std::unique_ptr<BandwidthProbe>> create(int threads) {
+        CRIA_ASSIGN_OR_RETURN(LargeBuffer buffer, LargeBuffer::allocate(size_t{1} << 30));
+        auto* words = reinterpret_cast<uint64_t*>(buffer.data());
+        const size_t n_words = buffer.size() / sizeof(uint64_t);
+        for (size_t i = 0; i < n_words; ++i) words[i] = i;
+        return std::unique_ptr<BandwidthProbe>(new BandwidthProbe(threads, std::move(buffer)));
     }
     int threads() const { return pool_.size(); }
     // Bytes per second, best of `passes` reads of the whole buffer.
     double measure(int passes);
 
   private:
+    BandwidthProbe(int threads, LargeBuffer buffer) : pool_(threads), buffer_(std::move(buffer)) {}
+
     ThreadPool pool_;
-    std::vector<uint64_t> buffer_;  // [1 GiB / 8]
+    LargeBuffer buffer_;  // [1 GiB / 8] uint64
 };
 
 // Each thread sums its own slice so that the reads cannot be optimized away.
 double BandwidthProbe::measure(int passes) {
     ThreadPool& pool = pool_;
-    std::vector<uint64_t>& buffer = buffer_;
-    const size_t n_words = buffer.size();
+    const uint64_t* words = reinterpret_cast<const uint64_t*>(buffer_.data());
+    const size_t n_words = buffer_.size() / sizeof(uint64_t);
     const size_t kBytes = n_words * sizeof(uint64_t);
     std::vector<uint64_t> sums(static_cast<size_t>(pool.size()));
     double best = 0.0;
@@ -74,7 +82,7 @@ double BandwidthProbe::measure(int passes) {
         const Clock::time_point start = Clock::now();
         pool.run_on_all([&](int index, int n_threads) {
             const size_t per_thread = n_words / static_cast<size_t>(n_threads);
-            const uint64_t* p = buffer.data() + static_cast<size_t>(index) * per_thread;
+            const uint64_t* p = words + static_cast<size_t>(index) * per_thread;
             uint64_t a = 0, b = 0, c = 0, d = 0;
             for (size_t i = 0; i + 4 <= per_thread; i += 4) {
                 a += p[i];
@@ -158,7 +166,9 @@ Status run_bench(const BenchArgs& args) {
     CRIA_RETURN_IF_ERROR(engine->decode(*sequence, std::span<const int32_t>(&first, 1),
                                         engine::LogitsMode::kLast, logits));
 
-    BandwidthProbe probe(engine->n_threads());
+    CRIA_ASSIGN_OR_RETURN(std::unique_ptr<BandwidthProbe> probe_owner,
+                          BandwidthProbe::create(engine->n_threads()));
+    BandwidthProbe& probe = *probe_owner;
     std::vector<double> pp_rates, tg_rates, bandwidths, efficiencies;
     const double per_token = static_cast<double>(model.bytes_per_token());
     for (int rep = 0; rep < args.repetitions; ++rep) {

@@ -1,7 +1,10 @@
 #include "model/model.h"
 
+#include <cstring>
 #include <set>
 #include <string_view>
+
+#include "kernels/row_groups.h"
 
 namespace cria::model {
 namespace {
@@ -142,7 +145,52 @@ Expected<std::unique_ptr<Model>> Model::from_file(std::unique_ptr<gguf::File> fi
     model->arch_ = arch;
     CRIA_ASSIGN_OR_RETURN(model->hparams_, read_hparams(*model->file_, *arch));
     CRIA_RETURN_IF_ERROR(model->bind_weights());
+    CRIA_RETURN_IF_ERROR(model->take_weights(kernels::matmul_isa()));
     return model;
+}
+
+Status Model::take_weights(Isa isa) {
+    // In the order a forward pass reads them, so that the kernels' stream runs on from one
+    // matrix into the next. The output projection gets its own copy when tied: the embedding
+    // table stays in the mapping, where rows are looked up one at a time.
+    std::vector<kernels::Matrix*> matrices;
+    for (LayerWeights& l : layers_) {
+        for (kernels::Matrix* m :
+             {&l.wqkv, &l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) {
+            if (m->data != nullptr) matrices.push_back(m);
+        }
+    }
+    matrices.push_back(&output_);
+
+    auto repacked = [isa](const kernels::Matrix& m) {
+        return kernels::prefers_row_groups(m.type, isa);
+    };
+    auto stored_bytes = [&](const kernels::Matrix& m) {
+        const size_t bytes = repacked(m) ? kernels::row_group_matrix_bytes(m.type, m.n_in, m.n_out)
+                                         : m.row_bytes * static_cast<size_t>(m.n_out);
+        return (bytes + 63) / 64 * 64;
+    };
+    size_t total = 0;
+    for (const kernels::Matrix* m : matrices) total += stored_bytes(*m);
+    CRIA_ASSIGN_OR_RETURN(weights_, LargeBuffer::allocate(total));
+    size_t offset = 0;
+    for (kernels::Matrix* m : matrices) {
+        const void* mapped = m->data;
+        uint8_t* dst = weights_.data() + offset;
+        offset += stored_bytes(*m);
+        if (repacked(*m)) {
+            *m = kernels::pack_row_groups(*m, dst);
+        } else {
+            std::memcpy(dst, mapped, m->row_bytes * static_cast<size_t>(m->n_out));
+            m->data = dst;
+        }
+        // The mapped bytes are not read again (but for rows of a tied embedding table): let
+        // them leave resident memory.
+        for (const gguf::TensorInfo& info : file_->tensors()) {
+            if (info.data == mapped) file_->advise_unused(info);
+        }
+    }
+    return Status::ok();
 }
 
 Status Model::bind_weights() {
@@ -156,7 +204,8 @@ Status Model::bind_weights() {
         CRIA_ASSIGN_OR_RETURN(output_,
                               bind.optional_matrix("output.weight", hp.n_embd, hp.n_vocab));
     }
-    if (output_.data == nullptr) output_ = token_embd_;  // tied embeddings
+    output_tied_ = output_.data == nullptr;
+    if (output_tied_) output_ = token_embd_;
 
     const int64_t half_rot = hp.n_rot / 2;
     if (arch.rope_freqs) {

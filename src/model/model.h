@@ -1,6 +1,9 @@
-// A loaded model: its GGUF file (memory-mapped, weights used in place), hyperparameters, and a
-// view of every weight, validated against the shapes its architecture expects. Immutable after
-// loading, so any number of sequences and threads may read it.
+// A loaded model: its GGUF file (memory-mapped), hyperparameters, and a view of every weight,
+// validated against the shapes its architecture expects. The matrices that every token streams
+// through are copied at load into one buffer of huge pages (core/large_buffer.h) in the order a
+// forward pass reads them, those whose type the matmul kernels read faster in the row-group
+// layout (kernels/row_groups.h) repacked on the way; norms, biases and the embedding table are
+// used in place. Immutable after loading, so any number of sequences and threads may read it.
 #pragma once
 
 #include <cstdint>
@@ -8,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "core/large_buffer.h"
 #include "core/status.h"
 #include "gguf/reader.h"
 #include "kernels/kernels.h"
@@ -51,9 +55,10 @@ class Model {
     const ArchSpec& arch() const { return *arch_; }
     const HParams& hparams() const { return hparams_; }
 
+    // The embedding table, always in the GGUF layout (rows are looked up one at a time).
     const kernels::Matrix& token_embd() const { return token_embd_; }  // [n_embd -> n_vocab] rows
     const kernels::Matrix& output() const { return output_; }          // [n_embd -> n_vocab]
-    bool output_is_tied() const { return output_.data == token_embd_.data; }
+    bool output_is_tied() const { return output_tied_; }
     const float* output_norm() const { return output_norm_; }  // [n_embd]
     const std::vector<LayerWeights>& layers() const { return layers_; }
     const float* rope_freqs() const { return rope_freqs_; }                  // [n_rot/2] or null
@@ -68,18 +73,23 @@ class Model {
   private:
     Model() = default;
     Status bind_weights();
+    // Moves the matrices into weights_, repacking those that matmul reads faster in the
+    // row-group layout on `isa`.
+    Status take_weights(Isa isa);
 
     std::unique_ptr<gguf::File> file_;
     const ArchSpec* arch_ = nullptr;
     HParams hparams_;
     kernels::Matrix token_embd_;
     kernels::Matrix output_;
+    bool output_tied_ = false;
     const float* output_norm_ = nullptr;
     std::vector<LayerWeights> layers_;
     const float* rope_freqs_ = nullptr;
     const float* rope_factors_short_ = nullptr;
     const float* rope_factors_long_ = nullptr;
     uint64_t tensor_bytes_ = 0;
+    LargeBuffer weights_;  // the matrices, in forward-pass order
 };
 
 }  // namespace cria::model

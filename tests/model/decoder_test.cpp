@@ -22,8 +22,7 @@ Vec matvec(const kernels::Matrix& w, const Vec& x) {
     Vec y(static_cast<size_t>(w.n_out), 0.0);
     std::vector<float> row(static_cast<size_t>(w.n_in));
     for (int64_t o = 0; o < w.n_out; ++o) {
-        kernels::dequantize_row(w.type, static_cast<const uint8_t*>(w.data) + o * w.row_bytes,
-                                row.data(), w.n_in);
+        kernels::dequantize_matrix_row(w, o, row.data());
         double sum = 0.0;
         for (int64_t i = 0; i < w.n_in; ++i)
             sum += row[static_cast<size_t>(i)] * x[static_cast<size_t>(i)];
