@@ -19,6 +19,7 @@
 #include "core/thread_pool.h"
 #include "engine/engine.h"
 #include "kernels/kernels.h"
+#include "kernels/ops.h"
 
 namespace cria::app {
 namespace {
@@ -82,22 +83,18 @@ double BandwidthProbe::measure(int passes) {
         const Clock::time_point start = Clock::now();
         pool.run_on_all([&](int index, int n_threads) {
             const size_t per_thread = n_words / static_cast<size_t>(n_threads);
-            const uint64_t* p = words + static_cast<size_t>(index) * per_thread;
-            uint64_t a = 0, b = 0, c = 0, d = 0;
-            for (size_t i = 0; i + 4 <= per_thread; i += 4) {
-                a += p[i];
-                b += p[i + 1];
-                c += p[i + 2];
-                d += p[i + 3];
-            }
-            sums[static_cast<size_t>(index)] = a + b + c + d;
+            sums[static_cast<size_t>(index)] = kernels::sum_words(
+                words + static_cast<size_t>(index) * per_thread, static_cast<int64_t>(per_thread));
         });
         best = std::max(best, static_cast<double>(kBytes) / seconds_since(start));
     }
     uint64_t total = 0;
     for (uint64_t s : sums) total += s;
-    // The sum is known in closed form; checking it keeps the loop honest.
-    if (total == 0) std::fprintf(stderr, "cria bench: bandwidth probe read nothing\n");
+    // Word i holds i: the sum of the words read is known, which keeps the read honest.
+    const size_t read = n_words / sums.size() * sums.size();
+    if (total != static_cast<uint64_t>(read) * (read - 1) / 2) {
+        std::fprintf(stderr, "cria bench: bandwidth probe read wrong data\n");
+    }
     return best;
 }
 

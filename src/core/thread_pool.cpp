@@ -17,7 +17,7 @@ namespace {
 // forward pass come microseconds apart, while a longer spin between requests would only take
 // the core from other work on a small machine.
 constexpr int kSpinIterations = 1 << 13;
-}
+}  // namespace
 
 ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)) {
     workers_.reserve(static_cast<size_t>(n_threads_ - 1));
@@ -82,6 +82,85 @@ void ThreadPool::run_on_all(const std::function<void(int, int)>& fn) {
         }
     }
     job_ = nullptr;
+}
+
+namespace {
+
+// The units [front, back) a thread has yet to run, as one atomic word (front in the low half)
+// so that its owner (taking from the front) and thieves (taking from the back) never take the
+// same unit. Each on its own cache line.
+struct alignas(64) UnitShare {
+    std::atomic<uint64_t> range{0};
+
+    static uint64_t pack(uint64_t front, uint64_t back) { return front | (back << 32); }
+    static uint64_t front_of(uint64_t range) { return range & 0xFFFFFFFFu; }
+    static uint64_t back_of(uint64_t range) { return range >> 32; }
+
+    // The next unit from the front, or false when none is left.
+    bool take_front(uint64_t* unit) {
+        uint64_t current = range.load(std::memory_order_relaxed);
+        for (;;) {
+            const uint64_t front = front_of(current), back = back_of(current);
+            if (front >= back) return false;
+            if (range.compare_exchange_weak(current, pack(front + 1, back),
+                                            std::memory_order_acq_rel)) {
+                *unit = front;
+                return true;
+            }
+        }
+    }
+    // The last unit, or false when none is left.
+    bool take_back(uint64_t* unit) {
+        uint64_t current = range.load(std::memory_order_relaxed);
+        for (;;) {
+            const uint64_t front = front_of(current), back = back_of(current);
+            if (front >= back) return false;
+            if (range.compare_exchange_weak(current, pack(front, back - 1),
+                                            std::memory_order_acq_rel)) {
+                *unit = back - 1;
+                return true;
+            }
+        }
+    }
+    uint64_t left() const {
+        const uint64_t current = range.load(std::memory_order_relaxed);
+        const uint64_t front = front_of(current), back = back_of(current);
+        return back > front ? back - front : 0;
+    }
+};
+
+}  // namespace
+
+void ThreadPool::parallel_units(size_t n_units, const UnitFn& fn) {
+    if (n_units == 0) return;
+    const auto n_shares = static_cast<size_t>(n_threads_);
+    if (n_shares == 1 || n_units == 1) {
+        for (size_t unit = 0; unit < n_units; ++unit) fn(unit);
+        return;
+    }
+    std::vector<UnitShare> shares(n_shares);
+    for (size_t i = 0; i < n_shares; ++i) {
+        shares[i].range.store(UnitShare::pack(i * n_units / n_shares, (i + 1) * n_units / n_shares),
+                              std::memory_order_relaxed);
+    }
+    run_on_all([&](int index, int) {
+        uint64_t unit;
+        UnitShare& own = shares[static_cast<size_t>(index)];
+        while (own.take_front(&unit)) fn(unit);
+        for (;;) {
+            UnitShare* victim = nullptr;
+            uint64_t most = 0;
+            for (UnitShare& share : shares) {
+                const uint64_t left = share.left();
+                if (left > most) {
+                    most = left;
+                    victim = &share;
+                }
+            }
+            if (victim == nullptr) return;
+            if (victim->take_back(&unit)) fn(unit);
+        }
+    });
 }
 
 void ThreadPool::parallel_for(size_t n, size_t grain, const RangeFn& fn) {

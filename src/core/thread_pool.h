@@ -33,6 +33,14 @@ class ThreadPool {
     // Runs fn(thread_index, n_threads) once on every thread.
     void run_on_all(const std::function<void(int, int)>& fn);
 
+    // Calls fn(unit) once for every unit in [0, n_units) (n_units < 2^32) and blocks until all
+    // ran. Each thread owns a contiguous share of the units and runs it in order, so that what
+    // it reads is one sequential stream; a thread that runs out takes units from the end of the
+    // share with the most left, so that a thread slowed by the OS or the memory system holds
+    // the others up by at most one unit.
+    using UnitFn = std::function<void(size_t)>;
+    void parallel_units(size_t n_units, const UnitFn& fn);
+
     static int default_thread_count();
 
   private:

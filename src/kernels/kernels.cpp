@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cassert>
+#include <functional>
 #include <memory>
 #include <new>
 #include <vector>
@@ -66,11 +67,11 @@ AlignedBytes allocate_aligned(size_t bytes) {
     return AlignedBytes(static_cast<uint8_t*>(::operator new[](bytes, std::align_val_t{64})));
 }
 
-// Rows per work unit: a multiple of the row groups (16), small enough that there are
-// several units per thread (a thread delayed by the OS or by slower memory leaves its share to
-// the others), large enough that taking a unit costs nothing next to computing it.
+// Rows per work unit: a multiple of the row groups (16). Each thread runs a contiguous share of
+// the units in order (ThreadPool::parallel_units), so units can be small: about 32 per thread,
+// so that a thread delayed by the OS or by slower memory leaves only a small unit to wait for.
 int64_t rows_per_unit(int64_t n_out, int n_threads) {
-    const int64_t units_wanted = static_cast<int64_t>(n_threads) * 8;
+    const int64_t units_wanted = static_cast<int64_t>(n_threads) * 32;
     const int64_t rows = (n_out + units_wanted - 1) / units_wanted;
     return std::clamp<int64_t>((rows + 15) / 16 * 16, 16, 512);
 }
@@ -218,19 +219,9 @@ void matmul(const Matrix& w, const float* x, int64_t n_tokens, float* y, ThreadP
             row_gemm(rest, begin, std::min(rest_rows, begin + unit_rows));
         }
     };
-    if (n_units == 1 || pool.size() == 1) {
-        for (int64_t unit = 0; unit < n_units; ++unit) run_unit(unit);
-        return;
-    }
-    // Units are taken from a shared counter rather than split in equal halves up front.
-    std::atomic<int64_t> next_unit{0};
-    pool.run_on_all([&](int, int) {
-        for (;;) {
-            const int64_t unit = next_unit.fetch_add(1, std::memory_order_relaxed);
-            if (unit >= n_units) break;
-            run_unit(unit);
-        }
-    });
+    auto run_index = [&](size_t unit) { run_unit(static_cast<int64_t>(unit)); };
+    // By reference: a std::function holding the lambda itself would allocate on every call.
+    pool.parallel_units(static_cast<size_t>(n_units), std::ref(run_index));
 }
 
 void dequantize_matrix_row(const Matrix& w, int64_t r, float* dst) {

@@ -131,6 +131,13 @@ void scale(float* x, int64_t n, float s) {
     scale(x, n, s, selected_isa());
 }
 
+uint64_t sum_words(const uint64_t* words, int64_t n, Isa isa) {
+    return table_for(isa).sum_words(words, n);
+}
+uint64_t sum_words(const uint64_t* words, int64_t n) {
+    return sum_words(words, n, selected_isa());
+}
+
 void fp32_to_fp16_row(const float* src, uint16_t* dst, int64_t n, Isa isa) {
     table_for(isa).fp32_to_fp16(src, dst, n);
 }

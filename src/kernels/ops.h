@@ -86,6 +86,11 @@ void scale(float* x, int64_t n, float s);
 // dst[i] = fp16(src[i]) rounded to nearest even (the F16 key/value cache).
 void fp32_to_fp16_row(const float* src, uint16_t* dst, int64_t n, Isa isa);
 
+// The sum (mod 2^64) of n 64-bit words, read with the widest loads the ISA has: the memory
+// read bandwidth probe of `cria bench` (a read that the kernels' own loads can match).
+uint64_t sum_words(const uint64_t* words, int64_t n, Isa isa);
+uint64_t sum_words(const uint64_t* words, int64_t n);
+
 // ---- Attention ------------------------------------------------------------------------------
 
 struct AttentionShape {

@@ -22,6 +22,7 @@ struct OpsTable {
     void (*add)(const float* a, const float* b, float* y, int64_t n);
     void (*scale)(float* x, int64_t n, float s);
     void (*fp32_to_fp16)(const float* src, uint16_t* dst, int64_t n);
+    uint64_t (*sum_words)(const uint64_t* words, int64_t n);
     // Attention of the `group` = n_head / n_head_kv query heads that share key/value head
     // kv_head, for one query at `position`. q: [group][head_dim_k], out: [group][head_dim_v].
     // scratch holds attention_scratch_floats(shape, position + 1) floats, 64-byte aligned.

@@ -235,6 +235,21 @@ TEST(OpsIsa, ElementwiseMatchReference) {
     }
 }
 
+TEST(OpsIsa, SumWordsMatchesReference) {
+    std::mt19937_64 rng(9);
+    std::vector<uint64_t> words(1000);
+    for (uint64_t& w : words) w = rng();
+    for (Isa isa : vector_isas()) {
+        for (int64_t n : {0, 1, 15, 16, 31, 32, 33, 999, 1000}) {
+            EXPECT_EQ(sum_words(words.data(), n, isa), sum_words(words.data(), n, Isa::kScalar))
+                << isa_name(isa) << " n " << n;
+        }
+    }
+    uint64_t want = 0;
+    for (uint64_t w : words) want += w;
+    EXPECT_EQ(sum_words(words.data(), 1000, Isa::kScalar), want);
+}
+
 TEST(OpsIsa, RopeMatchesReference) {
     for (Isa isa : vector_isas()) {
         SCOPED_TRACE(isa_name(isa));

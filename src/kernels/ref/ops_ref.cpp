@@ -148,13 +148,19 @@ void attend_ref(const AttentionShape& shape, const float* q, int64_t position, c
     }
 }
 
+uint64_t sum_words_ref(const uint64_t* words, int64_t n) {
+    uint64_t sum = 0;
+    for (int64_t i = 0; i < n; ++i) sum += words[i];
+    return sum;
+}
+
 }  // namespace
 
 const OpsTable& ops_ref() {
     static const OpsTable table = {
         rms_norm_ref,     rope_apply_ref, swiglu_ref,  geglu_ref, silu_ref,
         gelu_ref,         softcap_ref,    softmax_ref, add_ref,   scale_ref,
-        fp32_to_fp16_ref, attend_ref,     nullptr,
+        fp32_to_fp16_ref, sum_words_ref,  attend_ref,  nullptr,
     };
     return table;
 }

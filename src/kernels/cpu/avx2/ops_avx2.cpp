@@ -530,13 +530,33 @@ void attend_block_avx2(const AttentionShape& shape, const AttentionBlock& block,
     }
 }
 
+uint64_t sum_words_avx2(const uint64_t* words, int64_t n) {
+    // Four independent accumulators of two lines each keep the loads in flight.
+    __m256i acc[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
+                      _mm256_setzero_si256()};
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        for (int k = 0; k < 4; ++k) {
+            acc[k] = _mm256_add_epi64(
+                acc[k], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(words + i + 4 * k)));
+        }
+    }
+    const __m256i total =
+        _mm256_add_epi64(_mm256_add_epi64(acc[0], acc[1]), _mm256_add_epi64(acc[2], acc[3]));
+    alignas(32) uint64_t lanes[4];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), total);
+    uint64_t sum = lanes[0] + lanes[1] + lanes[2] + lanes[3];
+    for (; i < n; ++i) sum += words[i];
+    return sum;
+}
+
 }  // namespace
 
 const OpsTable& ops_avx2() {
     static const OpsTable table = {
-        rms_norm_avx2,     rope_apply_avx2, swiglu_avx2,       geglu_avx2, silu_avx2,
-        gelu_avx2,         softcap_avx2,    softmax_avx2,      add_avx2,   scale_avx2,
-        fp32_to_fp16_avx2, attend_avx2,     attend_block_avx2,
+        rms_norm_avx2,     rope_apply_avx2, swiglu_avx2,  geglu_avx2,        silu_avx2,
+        gelu_avx2,         softcap_avx2,    softmax_avx2, add_avx2,          scale_avx2,
+        fp32_to_fp16_avx2, sum_words_avx2,  attend_avx2,  attend_block_avx2,
     };
     return table;
 }

@@ -678,13 +678,28 @@ void attend_block_avx512(const AttentionShape& shape, const AttentionBlock& bloc
     }
 }
 
+uint64_t sum_words_avx512(const uint64_t* words, int64_t n) {
+    __m512i acc[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(),
+                      _mm512_setzero_si512()};
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        for (int k = 0; k < 4; ++k) {
+            acc[k] = _mm512_add_epi64(acc[k], _mm512_loadu_si512(words + i + 8 * k));
+        }
+    }
+    uint64_t sum = static_cast<uint64_t>(_mm512_reduce_add_epi64(
+        _mm512_add_epi64(_mm512_add_epi64(acc[0], acc[1]), _mm512_add_epi64(acc[2], acc[3]))));
+    for (; i < n; ++i) sum += words[i];
+    return sum;
+}
+
 }  // namespace
 
 const OpsTable& ops_avx512() {
     static const OpsTable table = {
-        rms_norm_avx512,     rope_apply_avx512, swiglu_avx512,       geglu_avx512, silu_avx512,
-        gelu_avx512,         softcap_avx512,    softmax_avx512,      add_avx512,   scale_avx512,
-        fp32_to_fp16_avx512, attend_avx512,     attend_block_avx512,
+        rms_norm_avx512,     rope_apply_avx512, swiglu_avx512,  geglu_avx512,        silu_avx512,
+        gelu_avx512,         softcap_avx512,    softmax_avx512, add_avx512,          scale_avx512,
+        fp32_to_fp16_avx512, sum_words_avx512,  attend_avx512,  attend_block_avx512,
     };
     return table;
 }
