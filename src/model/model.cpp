@@ -157,10 +157,10 @@ Status Model::take_weights(Isa isa) {
     for (LayerWeights& l : layers_) {
         for (kernels::Matrix* m :
              {&l.wqkv, &l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) {
-            if (m->data != nullptr) matrices.push_back(m);
+            if (m->data != nullptr && m->n_out > 0) matrices.push_back(m);
         }
     }
-    matrices.push_back(&output_);
+    if (output_.n_out > 0) matrices.push_back(&output_);
 
     auto repacked = [isa](const kernels::Matrix& m) {
         return kernels::prefers_row_groups(m.type, isa);

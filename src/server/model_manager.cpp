@@ -149,13 +149,17 @@ uint64_t estimate_model_bytes(const std::string& path, int64_t context_length) {
     const uint64_t kv_heads = f.get_u64(arch + ".attention.head_count_kv", heads);
     const uint64_t head_dim =
         f.get_u64(arch + ".attention.key_length", heads > 0 ? embedding / heads : 0);
+    // A tied output projection gets its own copy next to the embedding table (model/model.h).
+    const gguf::TensorInfo* table = f.find_tensor("token_embd.weight");
+    const uint64_t tied_copy =
+        f.find_tensor("output.weight") == nullptr && table != nullptr ? table->n_bytes : 0;
     // K and V, f32, per layer per token: [n_head_kv * head_dim] each.
     const uint64_t per_token = 2 * layers * kv_heads * head_dim * sizeof(float);
     const uint64_t ctx = static_cast<uint64_t>(std::max<int64_t>(context_length, 0));
     if (per_token > 0 && ctx > std::numeric_limits<uint64_t>::max() / 2 / per_token) {
         return std::numeric_limits<uint64_t>::max() / 2;
     }
-    return weights + per_token * ctx;
+    return weights + tied_copy + per_token * ctx;
 }
 
 // ---- ModelLease ------------------------------------------------------------------------------

@@ -153,8 +153,9 @@ class ModelManager {
     std::thread reaper_;
 };
 
-// The memory a model needs once loaded: its weights plus an f32 KV cache of `context_length`
-// tokens (from the GGUF's layer and head counts). An estimate, on the high side.
+// The memory a model needs once loaded: its weights (and the copy of a tied output projection)
+// plus an f32 KV cache of `context_length` tokens (from the GGUF's layer and head counts). An
+// estimate, on the high side.
 uint64_t estimate_model_bytes(const std::string& path, int64_t context_length);
 
 }  // namespace cria::server
