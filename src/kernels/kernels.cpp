@@ -5,7 +5,6 @@
 #include "kernels/kernels.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cassert>
 #include <functional>
 #include <memory>
