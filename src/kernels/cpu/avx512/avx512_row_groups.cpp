@@ -13,6 +13,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 
 #include "kernels/activations.h"
@@ -31,23 +32,27 @@ constexpr int kGroupRows = 16;
 // by about 10 % (they hold L1's miss buffers); 2-16 KiB ahead measured alike.
 constexpr size_t kPrefetchDistance = 4096;
 
+// Requests the line at address p + ahead. The address may lie past the end of the weights (a
+// prefetch never faults), so it is formed as an integer, not by pointer arithmetic.
+inline void prefetch_line(const uint8_t* p, size_t ahead) {
+    _mm_prefetch(reinterpret_cast<const char*>(reinterpret_cast<uintptr_t>(p) + ahead),
+                 _MM_HINT_T1);
+}
+
 // Requests the n bytes (a multiple of 64) that lie kPrefetchDistance past p.
 inline void prefetch_ahead(const uint8_t* p, size_t n) {
-    for (size_t i = 0; i < n; i += 64) {
-        _mm_prefetch(reinterpret_cast<const char*>(p + kPrefetchDistance + i), _MM_HINT_T1);
-    }
+    for (size_t i = 0; i < n; i += 64) prefetch_line(p, kPrefetchDistance + i);
 }
 
 // A weight vector, requesting the line kPrefetchDistance ahead of it: one request per line
 // read keeps the stream's requests evenly spaced. (Groups lie back to back and a forward pass
 // reads the matrices in storage order, so the line ahead is the one needed next.)
 inline __m512i load512(const uint8_t* p) {
-    _mm_prefetch(reinterpret_cast<const char*>(p + kPrefetchDistance), _MM_HINT_T1);
+    prefetch_line(p, kPrefetchDistance);
     return _mm512_loadu_si512(p);
 }
 
-// The 4 activation codes at p as one int32 broadcast to all lanes (an embedded broadcast
-// operand of vpdpbusd after compilation).
+// The 4 activation codes at p as one int32 broadcast to all lanes (one broadcast load).
 inline __m512i quad(const int8_t* p) {
     int32_t v;
     std::memcpy(&v, p, sizeof(v));
