@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <new>
+#include <span>
 #include <vector>
 
 #include "kernels/activations.h"
@@ -66,12 +67,19 @@ AlignedBytes allocate_aligned(size_t bytes) {
     return AlignedBytes(static_cast<uint8_t*>(::operator new[](bytes, std::align_val_t{64})));
 }
 
-// Rows per work unit: a multiple of the row groups (16). Each thread runs a contiguous share of
-// the units in order (ThreadPool::parallel_units), so units can be small: about 32 per thread,
-// so that a thread delayed by the OS or by slower memory leaves only a small unit to wait for.
-int64_t rows_per_unit(int64_t n_out, int n_threads) {
-    const int64_t units_wanted = static_cast<int64_t>(n_threads) * 32;
-    const int64_t rows = (n_out + units_wanted - 1) / units_wanted;
+// Bytes of weights per work unit: about 32 units per thread over all the matrices of a call.
+// Each thread runs a contiguous share of the units in order (ThreadPool::parallel_units), so
+// units can be small: a thread delayed by the OS or by slower memory leaves only a small unit to
+// wait for.
+size_t bytes_per_unit(size_t total_bytes, int n_threads) {
+    const size_t units_wanted = static_cast<size_t>(n_threads) * 32;
+    return std::max<size_t>(1, (total_bytes + units_wanted - 1) / units_wanted);
+}
+
+// Rows per work unit of a matrix: about unit_bytes of its rows, a multiple of the row groups
+// (16), so that the units of matrices with different row sizes cost about the same.
+int64_t rows_per_unit(size_t row_bytes, size_t unit_bytes) {
+    const auto rows = static_cast<int64_t>((unit_bytes + row_bytes - 1) / row_bytes);
     return std::clamp<int64_t>((rows + 15) / 16 * 16, 16, 512);
 }
 
@@ -148,79 +156,135 @@ void matmul(const Matrix& w, const float* x, int64_t n_tokens, float* y, ThreadP
 
 void matmul(const Matrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool,
             Isa isa) {
-    assert(is_supported(w.type));
-    assert(w.n_in % gguf::tensor_type_info(w.type).block_size == 0);
-    assert(w.row_bytes >= gguf::row_bytes(w.type, w.n_in));
-    assert(w.layout == WeightLayout::kGguf || has_row_group_layout(w.type));
-    if (n_tokens <= 0 || w.n_out <= 0) return;
+    const MatmulOutput output{&w, y};
+    matmul_shared_input(std::span<const MatmulOutput>(&output, 1), x, n_tokens, pool, isa);
+}
+
+void matmul_shared_input(std::span<const MatmulOutput> outputs, const float* x, int64_t n_tokens,
+                         ThreadPool& pool) {
+    matmul_shared_input(outputs, x, n_tokens, pool, selected_isa());
+}
+
+void matmul_shared_input(std::span<const MatmulOutput> outputs, const float* x, int64_t n_tokens,
+                         ThreadPool& pool, Isa isa) {
+    if (n_tokens <= 0 || outputs.empty()) return;
     isa = usable_isa(isa);
+    const int64_t n_in = outputs.front().w->n_in;
 
-    GemmArgs args;
-    args.type = w.type;
-    args.w = static_cast<const uint8_t*>(w.data);
-    args.w_row_bytes = w.row_bytes;
-    args.n_out = w.n_out;
-    args.n_in = w.n_in;
-    args.n_tokens = n_tokens;
-    args.y = y;
-    args.y_stride = w.n_out;
-
-    const ActFormat format = act_format_for(w.type);
-    AlignedBytes converted;
-    if (format == ActFormat::kF32) {
-        // The activations are already in the format: use them in place.
-        args.act = reinterpret_cast<const uint8_t*>(x);
-        args.act_row_bytes = static_cast<size_t>(w.n_in) * sizeof(float);
-    } else {
-        const size_t act_row_bytes = act_layout(format, w.n_in).row_bytes;
-        converted = allocate_aligned(act_row_bytes * static_cast<size_t>(n_tokens));
-        uint8_t* act = converted.get();
+    // The activations in each format the matrices' dot products consume (at most a few formats;
+    // most calls have one).
+    struct Converted {
+        ActFormat format;
+        const uint8_t* act;
+        size_t act_row_bytes;
+    };
+    std::vector<Converted> converted;
+    std::vector<AlignedBytes> storage;
+    auto activations_for = [&](ActFormat format) -> Converted {
+        for (const Converted& c : converted) {
+            if (c.format == format) return c;
+        }
+        if (format == ActFormat::kF32) {
+            // Already in the format: used in place.
+            converted.push_back({format, reinterpret_cast<const uint8_t*>(x),
+                                 static_cast<size_t>(n_in) * sizeof(float)});
+            return converted.back();
+        }
+        const size_t act_row_bytes = act_layout(format, n_in).row_bytes;
+        storage.push_back(allocate_aligned(act_row_bytes * static_cast<size_t>(n_tokens)));
+        uint8_t* act = storage.back().get();
         auto convert_range = [&](size_t begin, size_t end, int) {
             for (size_t t = begin; t < end; ++t) {
-                convert_row(format, isa, x + t * static_cast<size_t>(w.n_in),
-                            act + t * act_row_bytes, w.n_in);
+                convert_row(format, isa, x + t * static_cast<size_t>(n_in), act + t * act_row_bytes,
+                            n_in);
             }
         };
         if (n_tokens >= 4) {
-            pool.parallel_for(static_cast<size_t>(n_tokens), 1, convert_range);
+            pool.parallel_for(static_cast<size_t>(n_tokens), 1, std::ref(convert_range));
         } else {
             convert_range(0, static_cast<size_t>(n_tokens), 0);
         }
-        args.act = act;
-        args.act_row_bytes = act_row_bytes;
+        converted.push_back({format, act, act_row_bytes});
+        return converted.back();
+    };
+
+    // Per matrix: rows in groups of 16 (row-group layout) go to the kernels of that layout; the
+    // other rows (all of them in the GGUF layout) to the row kernels, through a view of just
+    // those rows. Units of the matrices are numbered one after the other, in the order given.
+    struct Plan {
+        GemmArgs grouped_args, rest_args;
+        GemmFn grouped = nullptr, row_gemm = nullptr;
+        int64_t grouped_rows = 0, rest_rows = 0;
+        int64_t unit_rows = 0, grouped_units = 0;
+        size_t first_unit = 0;  // of this matrix in the combined numbering
+    };
+    std::vector<Plan> plans;
+    plans.reserve(outputs.size());
+    size_t total_bytes = 0;
+    for (const MatmulOutput& out : outputs) {
+        total_bytes += out.w->row_bytes * static_cast<size_t>(std::max<int64_t>(out.w->n_out, 0));
+    }
+    const size_t unit_bytes = bytes_per_unit(total_bytes, pool.size());
+    size_t n_units = 0;
+    for (const MatmulOutput& out : outputs) {
+        const Matrix& w = *out.w;
+        assert(is_supported(w.type));
+        assert(w.n_in == n_in);
+        assert(w.n_in % gguf::tensor_type_info(w.type).block_size == 0);
+        assert(w.row_bytes >= gguf::row_bytes(w.type, w.n_in));
+        assert(w.layout == WeightLayout::kGguf || has_row_group_layout(w.type));
+        if (w.n_out <= 0) continue;
+
+        const Converted act = activations_for(act_format_for(w.type));
+        Plan plan;
+        GemmArgs& args = plan.grouped_args;
+        args.type = w.type;
+        args.w = static_cast<const uint8_t*>(w.data);
+        args.w_row_bytes = w.row_bytes;
+        args.n_out = w.n_out;
+        args.n_in = w.n_in;
+        args.n_tokens = n_tokens;
+        args.y = out.y;
+        args.y_stride = w.n_out;
+        args.act = act.act;
+        args.act_row_bytes = act.act_row_bytes;
+        plan.rest_args = args;
+        if (w.layout == WeightLayout::kRowGroups) {
+            plan.grouped_rows = w.n_out / kGroupRows * kGroupRows;
+            args.w_group_bytes = row_group_bytes(w.type, w.n_in);
+            plan.grouped = isa == Isa::kAvx512 ? gemm_row_groups_avx512(w.type) : nullptr;
+            if (plan.grouped == nullptr) plan.grouped = &gemm_row_groups_scalar;
+            GemmArgs& rest = plan.rest_args;
+            rest.w =
+                args.w + static_cast<size_t>(plan.grouped_rows / kGroupRows) * args.w_group_bytes;
+            rest.n_out = w.n_out - plan.grouped_rows;
+            rest.y = out.y + plan.grouped_rows;
+        }
+        plan.rest_rows = w.n_out - plan.grouped_rows;
+        plan.row_gemm = n_tokens == 1 ? select_matvec(w.type, isa) : select_gemm(w.type, isa);
+        plan.unit_rows = rows_per_unit(w.row_bytes, unit_bytes);
+        plan.grouped_units = (plan.grouped_rows + plan.unit_rows - 1) / plan.unit_rows;
+        plan.first_unit = n_units;
+        n_units += static_cast<size_t>(plan.grouped_units +
+                                       (plan.rest_rows + plan.unit_rows - 1) / plan.unit_rows);
+        plans.push_back(plan);
     }
 
-    // Rows in groups of 16 (row-group layout) go to the kernels of that layout; the other rows
-    // (all of them in the GGUF layout) to the row kernels, through a view of just those rows.
-    int64_t grouped_rows = 0;
-    GemmFn grouped = nullptr;
-    GemmArgs rest = args;
-    if (w.layout == WeightLayout::kRowGroups) {
-        grouped_rows = w.n_out / kGroupRows * kGroupRows;
-        args.w_group_bytes = row_group_bytes(w.type, w.n_in);
-        grouped = isa == Isa::kAvx512 ? gemm_row_groups_avx512(w.type) : nullptr;
-        if (grouped == nullptr) grouped = &gemm_row_groups_scalar;
-        rest.w = args.w + static_cast<size_t>(grouped_rows / kGroupRows) * args.w_group_bytes;
-        rest.n_out = w.n_out - grouped_rows;
-        rest.y = y + grouped_rows;
-    }
-    const int64_t rest_rows = w.n_out - grouped_rows;
-    const GemmFn row_gemm = n_tokens == 1 ? select_matvec(w.type, isa) : select_gemm(w.type, isa);
-
-    const int64_t unit_rows = rows_per_unit(w.n_out, pool.size());  // a multiple of 16
-    const int64_t grouped_units = (grouped_rows + unit_rows - 1) / unit_rows;
-    const int64_t n_units = grouped_units + (rest_rows + unit_rows - 1) / unit_rows;
-    auto run_unit = [&](int64_t unit) {
-        if (unit < grouped_units) {
-            grouped(args, unit * unit_rows, std::min(grouped_rows, (unit + 1) * unit_rows));
+    auto run_index = [&](size_t index) {
+        size_t p = plans.size() - 1;
+        while (plans[p].first_unit > index) --p;
+        const Plan& plan = plans[p];
+        const auto unit = static_cast<int64_t>(index - plan.first_unit);
+        if (unit < plan.grouped_units) {
+            plan.grouped(plan.grouped_args, unit * plan.unit_rows,
+                         std::min(plan.grouped_rows, (unit + 1) * plan.unit_rows));
         } else {
-            const int64_t begin = (unit - grouped_units) * unit_rows;
-            row_gemm(rest, begin, std::min(rest_rows, begin + unit_rows));
+            const int64_t begin = (unit - plan.grouped_units) * plan.unit_rows;
+            plan.row_gemm(plan.rest_args, begin, std::min(plan.rest_rows, begin + plan.unit_rows));
         }
     };
-    auto run_index = [&](size_t unit) { run_unit(static_cast<int64_t>(unit)); };
     // By reference: a std::function holding the lambda itself would allocate on every call.
-    pool.parallel_units(static_cast<size_t>(n_units), std::ref(run_index));
+    pool.parallel_units(n_units, std::ref(run_index));
 }
 
 void dequantize_matrix_row(const Matrix& w, int64_t r, float* dst) {

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 
 #include "core/cpu_features.h"
 #include "core/thread_pool.h"
@@ -50,6 +51,22 @@ void dequantize_matrix_row(const Matrix& w, int64_t r, float* dst);
 // streamed once); several tokens share every decoded weight block (prompt processing).
 void matmul(const Matrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool);
 void matmul(const Matrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool, Isa isa);
+
+// One matrix of matmul_shared_input: y = w x, y: [n_tokens][w->n_out].
+struct MatmulOutput {
+    const Matrix* w = nullptr;
+    float* y = nullptr;
+};
+
+// matmul for several matrices of the same n_in applied to the same x (a layer's q, k and v
+// projections; its gate and up projections), as one pass over the thread pool: x is converted
+// once per activation format, and the matrices' rows form one list of work units, so that each
+// thread streams through its share of them in the order given (a loaded model stores them in
+// that order) and the threads meet once at the end instead of once per matrix.
+void matmul_shared_input(std::span<const MatmulOutput> outputs, const float* x, int64_t n_tokens,
+                         ThreadPool& pool);
+void matmul_shared_input(std::span<const MatmulOutput> outputs, const float* x, int64_t n_tokens,
+                         ThreadPool& pool, Isa isa);
 
 // True when quantize_row can write the type (every type is_supported accepts).
 bool can_quantize(TensorType type);

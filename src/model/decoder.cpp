@@ -279,9 +279,9 @@ void Decoder::attention_block(const LayerWeights& layer, int64_t il,
                         static_cast<size_t>(n_v) * sizeof(float));
         });
     } else {
-        matmul(layer.wq, normed_.data(), n, q_.data());
-        matmul(layer.wk, normed_.data(), n, k_.data());
-        matmul(layer.wv, normed_.data(), n, v_.data());
+        const kernels::MatmulOutput qkv[] = {
+            {&layer.wq, q_.data()}, {&layer.wk, k_.data()}, {&layer.wv, v_.data()}};
+        kernels::matmul_shared_input(qkv, normed_.data(), n, pool_);
     }
     add_bias(q_.data(), layer.bq, n, n_q);
     add_bias(k_.data(), layer.bk, n, n_k);
@@ -387,8 +387,9 @@ void Decoder::ffn_block(const LayerWeights& layer, int64_t n) {
             activate(row, row + n_ff, up_.data() + t * n_ff);
         });
     } else {
-        matmul(layer.w_gate, normed_.data(), n, gate_.data());
-        matmul(layer.w_up, normed_.data(), n, up_.data());
+        const kernels::MatmulOutput gate_up[] = {{&layer.w_gate, gate_.data()},
+                                                 {&layer.w_up, up_.data()}};
+        kernels::matmul_shared_input(gate_up, normed_.data(), n, pool_);
         for_rows(n, [&](int64_t t) {
             activate(gate_.data() + t * n_ff, up_.data() + t * n_ff, up_.data() + t * n_ff);
         });

@@ -4,12 +4,15 @@
 
 #include <cmath>
 #include <cstring>
+#include <memory>
+#include <new>
 #include <string>
 #include <vector>
 
 #include "kernels/activations.h"
 #include "kernels/kernel_table.h"
 #include "kernels/kernels.h"
+#include "kernels/row_groups.h"
 #include "test_data.h"
 
 namespace cria::kernels {
@@ -190,6 +193,67 @@ TEST(Matmul, ActivationConvertersMatchReferenceBitForBit) {
                 convert_act_ref(format, x.data(), want.data(), n);
                 fn(format, x.data(), got.data(), n);
                 ASSERT_EQ(0, std::memcmp(want.data(), got.data(), layout.row_bytes));
+            }
+        }
+    }
+}
+
+// Several matrices on one input in one pass over the pool give what one call per matrix gives:
+// mixed types (so several activation formats), both layouts, a partial last row group, a
+// matrix without rows between the others, every ISA, several token and thread counts.
+TEST(Matmul, SharedInputMatchesOneCallPerMatrix) {
+    struct AlignedDelete {
+        void operator()(uint8_t* p) const { ::operator delete[](p, std::align_val_t{64}); }
+    };
+    struct Part {
+        TensorType type;
+        int64_t n_out;
+        bool packed;
+    };
+    const Part parts[] = {{TensorType::kQ4_K, 67, true},  {TensorType::kQ6_K, 33, false},
+                          {TensorType::kQ8_0, 0, false},  {TensorType::kQ8_0, 48, true},
+                          {TensorType::kF16, 5, false},   {TensorType::kQ4_0, 130, true},
+                          {TensorType::kBF16, 16, false}, {TensorType::kIQ4_XS, 3, false}};
+    const int64_t n_in = 512;
+    std::vector<std::vector<uint8_t>> bytes;
+    std::vector<std::unique_ptr<uint8_t[], AlignedDelete>> packed_bytes;
+    std::vector<Matrix> matrices;
+    uint32_t seed = 300;
+    for (const Part& part : parts) {
+        bytes.push_back(random_weights(part.type, part.n_out, n_in, ++seed));
+        Matrix w = make_matrix(part.type, bytes.back(), part.n_out, n_in);
+        if (part.packed) {
+            const size_t size = row_group_matrix_bytes(part.type, n_in, part.n_out);
+            packed_bytes.emplace_back(
+                static_cast<uint8_t*>(::operator new[](size, std::align_val_t{64})));
+            w = pack_row_groups(w, packed_bytes.back().get());
+        }
+        matrices.push_back(w);
+    }
+    ThreadPool pool1(1), pool2(2), pool3(3);
+    for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
+        if (!isa_supported(isa)) continue;
+        for (int64_t n_tokens : {1, 2, 5, 9}) {
+            SCOPED_TRACE(std::string(isa_name(isa)) + " tokens " + std::to_string(n_tokens));
+            const auto x = random_floats(static_cast<size_t>(n_tokens * n_in), ++seed);
+            std::vector<std::vector<float>> want, got;
+            std::vector<MatmulOutput> outputs;
+            for (const Matrix& w : matrices) {
+                const auto size = static_cast<size_t>(n_tokens * w.n_out);
+                want.emplace_back(size);
+                got.emplace_back(size, NAN);
+                matmul(w, x.data(), n_tokens, want.back().data(), pool1, isa);
+            }
+            for (size_t m = 0; m < matrices.size(); ++m) {
+                outputs.push_back({&matrices[m], got[m].data()});
+            }
+            ThreadPool& pool = n_tokens % 3 == 0 ? pool3 : (n_tokens % 2 ? pool2 : pool1);
+            matmul_shared_input(outputs, x.data(), n_tokens, pool, isa);
+            for (size_t m = 0; m < matrices.size(); ++m) {
+                for (size_t k = 0; k < want[m].size(); ++k) {
+                    ASSERT_NEAR(got[m][k], want[m][k], 1e-5f * (1.0f + std::fabs(want[m][k])))
+                        << type_name(matrices[m].type) << " matrix " << m << " element " << k;
+                }
             }
         }
     }
