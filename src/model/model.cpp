@@ -1,9 +1,12 @@
 #include "model/model.h"
 
+#include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <set>
 #include <string_view>
 
+#include "core/thread_pool.h"
 #include "kernels/row_groups.h"
 
 namespace cria::model {
@@ -173,23 +176,41 @@ Status Model::take_weights(Isa isa) {
     size_t total = 0;
     for (const kernels::Matrix* m : matrices) total += stored_bytes(*m);
     CRIA_ASSIGN_OR_RETURN(weights_, LargeBuffer::allocate(total));
+    struct Copy {
+        kernels::Matrix* matrix;
+        uint8_t* dst;
+        size_t bytes;
+    };
+    std::vector<Copy> copies;
     size_t offset = 0;
     for (kernels::Matrix* m : matrices) {
-        const void* mapped = m->data;
-        uint8_t* dst = weights_.data() + offset;
-        offset += stored_bytes(*m);
-        if (repacked(*m)) {
-            *m = kernels::pack_row_groups(*m, dst);
-        } else {
-            std::memcpy(dst, mapped, m->row_bytes * static_cast<size_t>(m->n_out));
-            m->data = dst;
-        }
-        // The mapped bytes are not read again (but for rows of a tied embedding table): let
-        // them leave resident memory.
-        for (const gguf::TensorInfo& info : file_->tensors()) {
-            if (info.data == mapped) file_->advise_unused(info);
-        }
+        copies.push_back({m, weights_.data() + offset, stored_bytes(*m)});
+        offset += copies.back().bytes;
     }
+    // The copies run on all cores (reading the mapping, repacking and faulting in the buffer's
+    // pages all scale with them), largest first so that no thread is left with a big one at the
+    // end.
+    std::sort(copies.begin(), copies.end(),
+              [](const Copy& a, const Copy& b) { return a.bytes > b.bytes; });
+    std::atomic<size_t> next{0};
+    ThreadPool pool(std::min(ThreadPool::default_thread_count(), static_cast<int>(copies.size())));
+    pool.run_on_all([&](int, int) {
+        for (size_t i = next.fetch_add(1); i < copies.size(); i = next.fetch_add(1)) {
+            kernels::Matrix& m = *copies[i].matrix;
+            const void* mapped = m.data;
+            if (repacked(m)) {
+                m = kernels::pack_row_groups(m, copies[i].dst);
+            } else {
+                std::memcpy(copies[i].dst, mapped, m.row_bytes * static_cast<size_t>(m.n_out));
+                m.data = copies[i].dst;
+            }
+            // The mapped bytes are not read again (but for rows of a tied embedding table): let
+            // them leave resident memory.
+            for (const gguf::TensorInfo& info : file_->tensors()) {
+                if (info.data == mapped) file_->advise_unused(info);
+            }
+        }
+    });
     return Status::ok();
 }
 
