@@ -1,5 +1,6 @@
-// Kernel throughput: matvec (one token, memory-bound) in GB/s of weights streamed, and matmul
-// (a prompt of many tokens, compute-bound) in GFLOP/s, per weight type and ISA.
+// Kernel throughput: matvec (one token, memory-bound) in GB/s of weights streamed, matmul (a
+// prompt of many tokens, compute-bound) in GFLOP/s, per weight type and ISA; and attention over
+// an F16 cache in keys per second, per ISA.
 //
 //   ninja -C <build> kernels_bench && <build>/bench/kernels_bench --benchmark_filter=Matvec
 //
@@ -17,6 +18,7 @@
 
 #include "core/large_buffer.h"
 #include "kernels/kernels.h"
+#include "kernels/ops.h"
 #include "kernels/row_groups.h"
 #include "kernels/test_data.h"
 
@@ -228,6 +230,46 @@ void matmul_args(benchmark::internal::Benchmark* b) {
     });
 }
 
+// Args: isa, query tokens. Attention of Llama 3.2 1B's shape (32 query heads, 8 key/value
+// heads of 64) over 2048 positions of an F16 cache, one thread: one token is a decoding step's
+// attention for a layer, 64 tokens a block of a prompt at the end of the context. Keys per
+// second counts every (query token, key position) pair.
+void BM_Attention(benchmark::State& state) {
+    const auto isa = static_cast<Isa>(state.range(0));
+    const int64_t n_tokens = state.range(1);
+    if (!isa_supported(isa)) {
+        state.SkipWithError("ISA not supported");
+        return;
+    }
+    AttentionShape shape;
+    shape.n_head = 32;
+    shape.n_head_kv = 8;
+    shape.head_dim_k = shape.head_dim_v = 64;
+    shape.scale = 0.125f;
+    const int64_t n_kv = 2048;
+    const int64_t width = int64_t{shape.n_head_kv} * shape.head_dim_k;
+    const size_t row_bytes = gguf::row_bytes(TensorType::kF16, width);
+    std::vector<uint8_t> k(row_bytes * n_kv), v(row_bytes * n_kv);
+    const auto values = random_floats(static_cast<size_t>(width), 3);
+    for (int64_t j = 0; j < n_kv; ++j) {
+        quantize_row(TensorType::kF16, values.data(), k.data() + j * row_bytes, width);
+        quantize_row(TensorType::kF16, values.data(), v.data() + j * row_bytes, width);
+    }
+    const KvSpan kv{TensorType::kF16, k.data(), v.data(), row_bytes, row_bytes, n_kv};
+    const auto q =
+        random_floats(static_cast<size_t>(n_tokens * shape.n_head * shape.head_dim_k), 4);
+    std::vector<float> out(static_cast<size_t>(n_tokens * shape.n_head * shape.head_dim_v));
+    ThreadPool pool(1);
+    AttentionScratch scratch;
+    for (auto _ : state) {
+        attention(shape, q.data(), n_tokens, n_kv - n_tokens, kv, out.data(), pool, scratch, isa);
+        benchmark::DoNotOptimize(out.data());
+    }
+    state.counters["keys/s"] = benchmark::Counter(
+        double(n_tokens * n_kv) * double(state.iterations()), benchmark::Counter::kIsRate);
+    state.SetLabel(isa_name(isa));
+}
+
 BENCHMARK(BM_StreamRead)->Arg(1)->MinTime(0.5);
 BENCHMARK(BM_StreamRead)->Arg(2)->UseRealTime()->MinTime(0.5);
 // One thread: CPU time, which stays meaningful on a busy machine (it includes the waits for
@@ -237,6 +279,7 @@ BENCHMARK(BM_Matvec)->Apply(matvec_args<2>)->UseRealTime()->MinTime(0.3);
 BENCHMARK(BM_MatvecHot)->Apply(matvec_hot_args)->MinTime(0.2);
 // Single-threaded runs report CPU time (robust to a busy machine); two-threaded ones real time.
 BENCHMARK(BM_Matmul)->Apply(matmul_args)->MinTime(0.3);
+BENCHMARK(BM_Attention)->ArgsProduct({{id(Isa::kAvx2), id(Isa::kAvx512)}, {1, 64}})->MinTime(0.3);
 
 }  // namespace
 }  // namespace cria::kernels
