@@ -193,7 +193,8 @@ Status Model::take_weights(Isa isa) {
     std::sort(copies.begin(), copies.end(),
               [](const Copy& a, const Copy& b) { return a.bytes > b.bytes; });
     std::atomic<size_t> next{0};
-    ThreadPool pool(std::min(ThreadPool::default_thread_count(), static_cast<int>(copies.size())));
+    ThreadPool pool(
+        std::clamp(static_cast<int>(copies.size()), 1, ThreadPool::default_thread_count()));
     pool.run_on_all([&](int, int) {
         for (size_t i = next.fetch_add(1); i < copies.size(); i = next.fetch_add(1)) {
             kernels::Matrix& m = *copies[i].matrix;
