@@ -15,6 +15,8 @@
 namespace cria::kernels {
 namespace {
 
+#include "kernels/cpu/x86_common/hsum_x86.inl"
+
 // The vector traits ops_x86.inl is written against, on 8 floats.
 struct Avx2 {
     using F = __m256;
@@ -59,18 +61,8 @@ struct Avx2 {
             _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
         return _mm256_mul_ps(y, _mm256_castsi256_ps(exponent));
     }
-    static float reduce_add(F v) {
-        __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-        s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-        s = _mm_add_ss(s, _mm_movehdup_ps(s));
-        return _mm_cvtss_f32(s);
-    }
-    static float reduce_max(F v) {
-        __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-        s = _mm_max_ps(s, _mm_movehl_ps(s, s));
-        s = _mm_max_ss(s, _mm_movehdup_ps(s));
-        return _mm_cvtss_f32(s);
-    }
+    static float reduce_add(F v) { return hsum(v); }
+    static float reduce_max(F v) { return hmax(v); }
     static F fp16_to_f32(const uint16_t* p) {
         return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
     }
