@@ -173,20 +173,18 @@ Status Model::take_weights(Isa isa) {
                                          : m.row_bytes * static_cast<size_t>(m.n_out);
         return (bytes + 63) / 64 * 64;
     };
-    size_t total = 0;
-    for (const kernels::Matrix* m : matrices) total += stored_bytes(*m);
-    CRIA_ASSIGN_OR_RETURN(weights_, LargeBuffer::allocate(total));
     struct Copy {
         kernels::Matrix* matrix;
-        uint8_t* dst;
+        size_t offset;  // in weights_
         size_t bytes;
     };
     std::vector<Copy> copies;
-    size_t offset = 0;
+    size_t total = 0;
     for (kernels::Matrix* m : matrices) {
-        copies.push_back({m, weights_.data() + offset, stored_bytes(*m)});
-        offset += copies.back().bytes;
+        copies.push_back({m, total, stored_bytes(*m)});
+        total += copies.back().bytes;
     }
+    CRIA_ASSIGN_OR_RETURN(weights_, LargeBuffer::allocate(total));
     // The copies run on all cores (reading the mapping, repacking and faulting in the buffer's
     // pages all scale with them), largest first so that no thread is left with a big one at the
     // end.
@@ -199,11 +197,12 @@ Status Model::take_weights(Isa isa) {
         for (size_t i = next.fetch_add(1); i < copies.size(); i = next.fetch_add(1)) {
             kernels::Matrix& m = *copies[i].matrix;
             const void* mapped = m.data;
+            uint8_t* dst = weights_.data() + copies[i].offset;
             if (repacked(m)) {
-                m = kernels::pack_row_groups(m, copies[i].dst);
+                m = kernels::pack_row_groups(m, dst);
             } else {
-                std::memcpy(copies[i].dst, mapped, m.row_bytes * static_cast<size_t>(m.n_out));
-                m.data = copies[i].dst;
+                std::memcpy(dst, mapped, m.row_bytes * static_cast<size_t>(m.n_out));
+                m.data = dst;
             }
             // The mapped bytes are not read again (but for rows of a tied embedding table): let
             // them leave resident memory.
