@@ -19,6 +19,7 @@ void add_rm_command(CLI::App& root);
 void add_list_command(CLI::App& root);
 void add_pull_command(CLI::App& root);
 void add_logits_command(CLI::App& root);
+void add_embed_command(CLI::App& root);
 void add_make_model_command(CLI::App& root);
 void add_bench_command(CLI::App& root);
 void add_serve_command(CLI::App& root);

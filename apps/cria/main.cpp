@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
     cria::app::add_list_command(root);
     cria::app::add_pull_command(root);
     cria::app::add_logits_command(root);
+    cria::app::add_embed_command(root);
     cria::app::add_make_model_command(root);
     cria::app::add_bench_command(root);
     cria::app::add_serve_command(root);

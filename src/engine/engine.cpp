@@ -27,6 +27,9 @@ Expected<std::unique_ptr<Engine>> Engine::create(std::unique_ptr<model::Model> m
     engine->pool_ = std::make_unique<ThreadPool>(threads);
     model::DecoderOptions decoder_options;
     decoder_options.max_batch = options.max_batch > 0 ? options.max_batch : 512;
+    if (!model->has_lm_head() || hp.pooling != model::Pooling::kNone) {
+        decoder_options.max_batch = std::max(decoder_options.max_batch, engine->context_length_);
+    }
     decoder_options.context_length = engine->context_length_;
     engine->model_ = std::move(model);
     engine->decoder_ =
@@ -63,7 +66,10 @@ Status Engine::decode(Sequence& sequence, std::span<const int32_t> tokens, Logit
         case LogitsMode::kNone:
             logits.clear();
             break;
+        case LogitsMode::kEmbedding:
+            return invalid_argument("embeddings are computed by embed()");
     }
+    std::lock_guard<std::mutex> lock(forward_mutex_);
     kv::KvCache& cache = *sequence.cache_;
     CRIA_RETURN_IF_ERROR(
         decoder_->forward(tokens, cache.n_past(), cache.view(), mode, logits.data()));
@@ -76,12 +82,55 @@ Status Engine::decode_batch(std::span<const SequenceStep> steps) {
     for (const SequenceStep& step : steps) {
         if (step.sequence == nullptr) return invalid_argument("a batch step names no sequence");
         const kv::KvCache& cache = *step.sequence->cache_;
+        if (step.mode == LogitsMode::kEmbedding) {
+            return invalid_argument("embeddings are computed by embed()");
+        }
         segments.push_back({step.tokens, cache.n_past(), &cache.view(), step.mode, step.logits});
     }
+    std::lock_guard<std::mutex> lock(forward_mutex_);
     CRIA_RETURN_IF_ERROR(decoder_->forward(segments));
     for (const SequenceStep& step : steps) {
         CRIA_RETURN_IF_ERROR(
             step.sequence->cache_->advance(static_cast<int64_t>(step.tokens.size())));
+    }
+    return Status::ok();
+}
+
+Status Engine::embed(std::span<const std::span<const int32_t>> inputs,
+                     std::span<float* const> outputs) {
+    if (inputs.size() != outputs.size()) {
+        return invalid_argument("embed() needs one output per input");
+    }
+    const int64_t limit = max_embedding_tokens();
+    for (const std::span<const int32_t>& input : inputs) {
+        const auto n = static_cast<int64_t>(input.size());
+        if (n < 1 || n > limit) {
+            return invalid_argument("an input to embed must hold 1 to " + std::to_string(limit) +
+                                    " tokens, not " + std::to_string(n));
+        }
+    }
+    std::lock_guard<std::mutex> lock(forward_mutex_);
+    // Inputs are packed into passes of at most max_batch() tokens, in order. Each gets a cache
+    // of its own length, in F32: an input is decoded once, so nothing is worth rounding.
+    size_t next = 0;
+    while (next < inputs.size()) {
+        std::vector<std::unique_ptr<kv::KvCache>> caches;
+        std::vector<model::BatchSegment> segments;
+        int64_t tokens = 0;
+        while (next < inputs.size() &&
+               tokens + static_cast<int64_t>(inputs[next].size()) <= max_batch()) {
+            kv::KvCacheOptions cache_options;
+            cache_options.capacity = static_cast<int64_t>(inputs[next].size());
+            cache_options.type = gguf::TensorType::kF32;
+            CRIA_ASSIGN_OR_RETURN(std::unique_ptr<kv::KvCache> cache,
+                                  kv::KvCache::create(model_->hparams(), cache_options));
+            segments.push_back(
+                {inputs[next], 0, &cache->view(), LogitsMode::kEmbedding, outputs[next]});
+            caches.push_back(std::move(cache));
+            tokens += static_cast<int64_t>(inputs[next].size());
+            ++next;
+        }
+        CRIA_RETURN_IF_ERROR(decoder_->forward(segments));
     }
     return Status::ok();
 }

@@ -4,8 +4,10 @@
 // decode_batch() together, so that one read of the weights serves every sequence.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <vector>
@@ -23,7 +25,9 @@ using model::LogitsMode;
 struct EngineOptions {
     int n_threads = 0;           // 0: one per hardware thread
     int64_t context_length = 0;  // longest sequence served; 0: min(training context, 4096)
-    int64_t max_batch = 512;     // tokens per internal forward pass
+    // Tokens per internal forward pass. An embedding model (an encoder, or a file with a
+    // pooling type) gets at least its context length: each input is decoded in one pass.
+    int64_t max_batch = 512;
 };
 
 struct SequenceOptions {
@@ -85,6 +89,19 @@ class Engine {
     Status decode_batch(std::span<const SequenceStep> steps);
     int64_t max_batch() const { return decoder_->max_batch(); }
 
+    // Pooled embeddings of whole inputs (not normalized), decoded together in as few forward
+    // passes as max_batch() allows: outputs[i] receives embedding_width() floats. Each input
+    // holds 1 to max_embedding_tokens() ids. Generation models pool their last token.
+    Status embed(std::span<const std::span<const int32_t>> inputs,
+                 std::span<float* const> outputs);
+    int64_t embedding_width() const { return model_->embedding_width(); }
+    int64_t max_embedding_tokens() const { return std::min(context_length_, max_batch()); }
+    // True for models made to embed (an encoder, or a file that names its pooling): they are
+    // not for generation.
+    bool is_embedding_model() const {
+        return !model_->has_lm_head() || model_->hparams().pooling != model::Pooling::kNone;
+    }
+
   private:
     Engine() = default;
 
@@ -92,6 +109,9 @@ class Engine {
     std::unique_ptr<ThreadPool> pool_;
     std::unique_ptr<model::Decoder> decoder_;
     int64_t context_length_ = 0;
+    // One forward pass at a time: the decoder's scratch serves every caller (the scheduler's
+    // steps and embedding batches alike).
+    std::mutex forward_mutex_;
 };
 
 }  // namespace cria::engine

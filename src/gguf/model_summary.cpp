@@ -29,6 +29,7 @@ ModelSummary summarize(const File& file) {
     const std::string prefix = s.architecture + ".";
     s.context_length = file.get_u64(prefix + "context_length", 0);
     s.embedding_length = file.get_u64(prefix + "embedding_length", 0);
+    s.is_embedding_model = file.get_u64(prefix + "pooling_type", 0) != 0;
     s.block_count = file.get_u64(prefix + "block_count", 0);
     for (const auto& t : file.tensors()) {
         s.parameters += t.n_elements;

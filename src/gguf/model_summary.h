@@ -22,6 +22,8 @@ struct ModelSummary {
     std::string tokenizer_model;
     uint64_t vocab_size = 0;
     bool has_chat_template = false;
+    // "<arch>.pooling_type" names a pooling (mean, CLS, last...): an embedding model.
+    bool is_embedding_model = false;
     uint64_t tensor_bytes = 0;
 };
 

@@ -46,6 +46,12 @@ void rms_norm(const float* x, const float* weight, float* y, int64_t n_rows, int
     rms_norm(x, weight, y, n_rows, n, eps, selected_isa());
 }
 
+void layer_norm(const float* x, const float* weight, const float* bias, float* y, int64_t n_rows,
+                int64_t n, float eps, Isa isa) {
+    const OpsTable& ops = table_for(isa);
+    for (int64_t r = 0; r < n_rows; ++r) ops.layer_norm(x + r * n, weight, bias, y + r * n, n, eps);
+}
+
 void rope_angles(const RopeConfig& config, int64_t position, float* cos_sin) {
     const int half = config.n_rot / 2;
     const bool yarn = config.ext_factor != 0.0f;
@@ -231,8 +237,9 @@ void attention(const AttentionShape& shape, const float* q, int64_t n_tokens, in
                const KvSpan& kv, float* out, ThreadPool& pool, AttentionScratch& scratch, Isa isa) {
     if (n_tokens <= 0) return;
     const OpsTable& ops = table_for(isa);
-    if (ops.attend_block != nullptr && n_tokens >= 2 && shape.head_dim_k % 16 == 0 &&
-        shape.head_dim_v % 16 == 0) {
+    // The blocked kernel masks keys causally; encoders' queries take one key range each.
+    if (ops.attend_block != nullptr && shape.causal && n_tokens >= 2 &&
+        shape.head_dim_k % 16 == 0 && shape.head_dim_v % 16 == 0) {
         attention_blocked(ops, shape, q, n_tokens, pos0, kv, out, pool, scratch);
         return;
     }
@@ -247,8 +254,13 @@ void attention(const AttentionShape& shape, const float* q, int64_t n_tokens, in
     AttentionShape sub_shape = shape;
     sub_shape.n_head = shape.n_head_kv * sub_group;
 
-    const int64_t last_position = pos0 + n_tokens - 1;
-    const int64_t max_keys = last_position - attention_first_key(shape, last_position) + 1;
+    int64_t max_keys = 0;
+    if (shape.causal) {
+        const int64_t last_position = pos0 + n_tokens - 1;
+        max_keys = last_position - attention_first_key(shape, last_position) + 1;
+    } else {
+        max_keys = shape.window > 0 ? std::min(kv.n_kv, shape.window / 2 * 2 + 1) : kv.n_kv;
+    }
     const size_t scratch_floats = attention_scratch_floats(sub_shape, max_keys);
     // Sized before the threads start: AttentionScratch is not thread-safe.
     for (int t = 0; t < pool.size(); ++t) scratch.get(t, scratch_floats);

@@ -23,6 +23,12 @@ void rms_norm(const float* x, const float* weight, float* y, int64_t n_rows, int
               Isa isa);
 void rms_norm(const float* x, const float* weight, float* y, int64_t n_rows, int64_t n, float eps);
 
+// LayerNorm: y[r][i] = (x[r][i] - mean) / sqrt(variance + eps) * weight[i] + bias[i] for each
+// of n_rows rows of n (mean and variance over the row). weight and bias may be null. y may
+// alias x.
+void layer_norm(const float* x, const float* weight, const float* bias, float* y, int64_t n_rows,
+                int64_t n, float eps, Isa isa);
+
 // ---- Rotary position embedding --------------------------------------------------------------
 
 // Which dimensions form the rotated pairs: kNormal rotates (2i, 2i+1) (Llama), kNeox rotates
@@ -100,7 +106,11 @@ struct AttentionShape {
     int head_dim_v = 0;
     float scale = 1.0f;    // multiplies q.k before soft-capping and softmax
     float softcap = 0.0f;  // > 0: scores = softcap * tanh(scores / softcap)
-    int64_t window = 0;    // > 0: a query at position p sees keys at p - window < j <= p
+    // Causal: a query at position p sees keys j <= p, and with window > 0 only p - window < j.
+    // Not causal (encoders): it sees every key of the span, and with window > 0 only those with
+    // |p - j| <= window / 2 (a symmetric window).
+    int64_t window = 0;
+    bool causal = true;
 };
 
 // The keys and values of one layer for positions [0, n_kv) of one sequence. Row j holds every
@@ -134,8 +144,9 @@ class AttentionScratch {
     std::vector<Buffer> buffers_;
 };
 
-// Causal attention of n_tokens queries at positions pos0 .. pos0 + n_tokens - 1 over the cache,
-// which must already hold their own keys and values (n_kv >= pos0 + n_tokens).
+// Attention of n_tokens queries at positions pos0 .. pos0 + n_tokens - 1 over the cache, which
+// must already hold their own keys and values (n_kv >= pos0 + n_tokens); causal or not as the
+// shape says.
 // q: [n_tokens][n_head * head_dim_k], out: [n_tokens][n_head * head_dim_v].
 // Work is split over (token, key/value head) pairs on the pool.
 void attention(const AttentionShape& shape, const float* q, int64_t n_tokens, int64_t pos0,

@@ -11,6 +11,8 @@ namespace cria::kernels {
 
 struct OpsTable {
     void (*rms_norm)(const float* x, const float* weight, float* y, int64_t n, float eps);
+    void (*layer_norm)(const float* x, const float* weight, const float* bias, float* y, int64_t n,
+                       float eps);
     void (*rope_apply)(float* x, int64_t n_heads, int64_t head_dim, int n_rot, RopeStyle style,
                        const float* cos_sin);
     void (*swiglu)(const float* gate, const float* up, float* out, int64_t n);
@@ -54,11 +56,28 @@ const OpsTable& ops_ref();
 const OpsTable& ops_avx2();
 const OpsTable& ops_avx512();  // call only when isa_supported(Isa::kAvx512)
 
-// The first key position a query at `position` sees.
+// The first key position a causal query at `position` sees.
 inline int64_t attention_first_key(const AttentionShape& shape, int64_t position) {
     if (shape.window <= 0) return 0;
     const int64_t first = position - shape.window + 1;
     return first > 0 ? first : 0;
+}
+
+// The keys a query at `position` sees in a span of n_kv keys: [first, first + count).
+struct KeyRange {
+    int64_t first = 0;
+    int64_t count = 0;
+};
+inline KeyRange attention_keys(const AttentionShape& shape, int64_t position, int64_t n_kv) {
+    if (shape.causal) {
+        const int64_t first = attention_first_key(shape, position);
+        return {first, position - first + 1};
+    }
+    if (shape.window <= 0) return {0, n_kv};
+    const int64_t half = shape.window / 2;
+    const int64_t first = position - half > 0 ? position - half : 0;
+    const int64_t last = position + half < n_kv - 1 ? position + half : n_kv - 1;
+    return {first, last - first + 1};
 }
 
 // Floats of scratch one attend() call needs for a query that sees up to n_keys keys: the scores

@@ -16,10 +16,30 @@ struct HParams;
 
 enum class Activation { kSilu, kGeluTanh };
 
+// How a block normalizes: RMS norm (weight only) or LayerNorm (mean removed, weight and bias).
+enum class NormKind { kRms, kLayer };
+// Where a block's norms sit. Pre-norm (decoders): x += sublayer(norm(x)). Post-norm (BERT):
+// x = norm(x + sublayer(x)), with attn_norm after attention and ffn_norm after the FFN.
+enum class NormPlacement { kPre, kPost };
+// The feed-forward network: gated, down(act(gate(x)) * up(x)), or plain, down(act(up(x))).
+enum class FfnKind { kGated, kPlain };
+// How an embedding is taken from the final hidden states of an input (the GGUF key
+// <arch>.pooling_type: 0 none, 1 mean, 2 CLS, 3 last).
+enum class Pooling { kNone = 0, kMean = 1, kCls = 2, kLast = 3 };
+
 struct ArchSpec {
     std::string_view name;
     kernels::RopeStyle rope_style = kernels::RopeStyle::kNormal;
     Activation activation = Activation::kSilu;
+    NormKind norm = NormKind::kRms;
+    NormPlacement norm_placement = NormPlacement::kPre;
+    FfnKind ffn = FfnKind::kGated;
+    bool rope = true;  // false: positions come from a learned table instead (BERT)
+    // Attention masks later positions; <arch>.attention.causal overrides it.
+    bool causal = true;
+    // Pooling when <arch>.pooling_type is absent. kNone marks a generation model, which may
+    // still be asked for embeddings: it then pools its last token, as Ollama does.
+    Pooling default_pooling = Pooling::kNone;
 
     // Tensors.
     bool fused_qkv = false;           // attn_qkv [n_embd -> q | k | v] instead of attn_q/k/v
@@ -31,6 +51,13 @@ struct ArchSpec {
     bool rope_freqs = false;          // optional rope_freqs.weight [n_rot/2] (Llama 3.1 scaling)
     bool longrope_factors = false;    // optional rope_factors_short/long.weight [n_rot/2]
     bool output_always_tied = false;  // the output projection is always token_embd
+    bool output_norm = true;          // output_norm [n_embd] after the last block
+    bool lm_head = true;              // false: an encoder, which computes embeddings only
+    bool sublayer_biases = false;     // attn_output.bias, ffn_up.bias, ffn_down.bias required
+    bool position_table = false;      // position_embd [n_embd, n_ctx_train]: learned positions
+    bool token_types = false;         // token_types [n_embd, n_types]: type 0 added to inputs
+    bool embedding_norm = false;      // token_embd_norm weight and bias after the input sum
+    bool dense_projections = false;   // optional dense_2, dense_3 after pooling (Sentence-BERT)
 
     // Computation.
     bool scale_embeddings = false;      // token embeddings times sqrt(n_embd)

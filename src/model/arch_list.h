@@ -11,5 +11,8 @@ const ArchSpec& qwen3_arch();
 const ArchSpec& gemma2_arch();
 const ArchSpec& gemma3_arch();
 const ArchSpec& phi3_arch();
+const ArchSpec& bert_arch();
+const ArchSpec& nomic_bert_arch();
+const ArchSpec& gemma_embedding_arch();
 
 }  // namespace cria::model

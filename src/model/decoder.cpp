@@ -104,6 +104,20 @@ Status Decoder::check_segment(const BatchSegment& segment) const {
     if (segment.mode != LogitsMode::kNone && segment.logits == nullptr) {
         return invalid_argument("no buffer for the logits");
     }
+    if ((segment.mode == LogitsMode::kAll || segment.mode == LogitsMode::kLast) &&
+        !model_.has_lm_head()) {
+        return invalid_argument("this " + hp_.arch +
+                                " model computes embeddings only; it has no logits");
+    }
+    if (segment.mode == LogitsMode::kEmbedding && segment.pos0 != 0) {
+        return invalid_argument("an embedding is computed from a whole input, from position 0");
+    }
+    if (model_.position_embd().data != nullptr &&
+        segment.pos0 + n_tokens > model_.position_embd().n_out) {
+        return out_of_range("position " + std::to_string(segment.pos0 + n_tokens - 1) +
+                            " is past the model's position table of " +
+                            std::to_string(model_.position_embd().n_out));
+    }
     for (int32_t token : segment.tokens) {
         if (token < 0 || token >= hp_.n_vocab) {
             return out_of_range("token id " + std::to_string(token) +
@@ -132,6 +146,11 @@ Status Decoder::forward(std::span<const int32_t> tokens, int64_t pos0, const KvC
     const BatchSegment whole{tokens, pos0, &kv, mode, logits};
     CRIA_RETURN_IF_ERROR(check_segment(whole));
     const auto n_tokens = static_cast<int64_t>(tokens.size());
+    if (mode == LogitsMode::kEmbedding && n_tokens > max_batch_) {
+        return invalid_argument("the input holds " + std::to_string(n_tokens) +
+                                " tokens, more than the " + std::to_string(max_batch_) +
+                                " one forward pass takes");
+    }
     for (int64_t done = 0; done < n_tokens; done += max_batch_) {
         const int64_t n = std::min(max_batch_, n_tokens - done);
         BatchSegment chunk{tokens.subspan(static_cast<size_t>(done), static_cast<size_t>(n)),
@@ -184,6 +203,24 @@ void Decoder::forward_batch(std::span<const BatchSegment> segments) {
             batch_tokens_[static_cast<size_t>(n)] = segment.tokens[t];
         }
     }
+    const kernels::Matrix& types = model_.token_types();
+    const kernels::Matrix& positions = model_.position_embd();
+    std::vector<int64_t> row_positions;  // learned positions: each batch row's position
+    if (positions.data != nullptr) {
+        row_positions.reserve(static_cast<size_t>(n));
+        for (const BatchSegment& segment : segments) {
+            for (size_t t = 0; t < segment.tokens.size(); ++t)
+                row_positions.push_back(segment.pos0 + static_cast<int64_t>(t));
+        }
+    }
+    auto add_table_row = [&](const kernels::Matrix& table, int64_t index, float* row,
+                             float* tmp) {
+        kernels::dequantize_row(
+            table.type, static_cast<const uint8_t*>(table.data) +
+                            static_cast<size_t>(index) * table.row_bytes,
+            tmp, n_embd);
+        kernels::add(row, tmp, row, n_embd, isa_);
+    };
     for_rows(n, [&](int64_t t) {
         float* row = x_.data() + t * n_embd;
         kernels::dequantize_row(
@@ -192,6 +229,16 @@ void Decoder::forward_batch(std::span<const BatchSegment> segments) {
                 static_cast<size_t>(batch_tokens_[static_cast<size_t>(t)]) * embd.row_bytes,
             row, n_embd);
         if (hp_.embedding_scale != 1.0f) kernels::scale(row, n_embd, hp_.embedding_scale, isa_);
+        // Every input is of token type 0 (single-segment inputs, as embedding APIs send).
+        float* tmp = normed_.data() + t * n_embd;
+        if (types.data != nullptr) add_table_row(types, 0, row, tmp);
+        if (positions.data != nullptr) {
+            add_table_row(positions, row_positions[static_cast<size_t>(t)], row, tmp);
+        }
+        if (model_.embedding_norm() != nullptr) {
+            kernels::layer_norm(row, model_.embedding_norm(), model_.embedding_norm_bias(), row, 1,
+                                n_embd, hp_.norm_eps, isa_);
+        }
     });
 
     const std::vector<LayerWeights>& layers = model_.layers();
@@ -201,6 +248,80 @@ void Decoder::forward_batch(std::span<const BatchSegment> segments) {
         ffn_block(layer, n);
     }
     compute_logits(segments);
+    compute_embeddings(segments);
+}
+
+void Decoder::normalize(const float* x, const float* weight, const float* bias, float* y,
+                        int64_t n_rows) {
+    if (model_.arch().norm == NormKind::kLayer) {
+        kernels::layer_norm(x, weight, bias, y, n_rows, hp_.n_embd, hp_.norm_eps, isa_);
+    } else {
+        kernels::rms_norm(x, weight, y, n_rows, hp_.n_embd, hp_.norm_eps, isa_);
+    }
+}
+
+void Decoder::compute_embeddings(std::span<const BatchSegment> segments) {
+    const int64_t n_embd = hp_.n_embd;
+    int64_t widest = n_embd;
+    for (const kernels::Matrix& m : model_.pooled_projections()) widest = std::max(widest, m.n_out);
+    int64_t n_pooled = 0;
+    for (const BatchSegment& segment : segments) {
+        if (segment.mode == LogitsMode::kEmbedding) ++n_pooled;
+    }
+    if (n_pooled == 0) return;
+    pooled_.assign(static_cast<size_t>(n_pooled * widest), 0.0f);
+    // Each input's final hidden states (after the output norm, where the model has one) pooled
+    // into one row of pooled_.
+    int64_t row0 = 0;
+    int64_t p = 0;
+    for (const BatchSegment& segment : segments) {
+        const auto rows = static_cast<int64_t>(segment.tokens.size());
+        if (segment.mode == LogitsMode::kEmbedding) {
+            float* out = pooled_.data() + p * widest;
+            int64_t first = row0;
+            int64_t count = rows;
+            if (hp_.pooling == Pooling::kCls) {
+                count = 1;
+            } else if (hp_.pooling != Pooling::kMean) {
+                first = row0 + rows - 1;  // kLast, and generation models asked to embed
+                count = 1;
+            }
+            float* hidden = x_.data() + first * n_embd;
+            if (model_.output_norm() != nullptr) {
+                for_rows(count, [&](int64_t r) {
+                    normalize(hidden + r * n_embd, model_.output_norm(), nullptr,
+                              hidden + r * n_embd, 1);
+                });
+            }
+            for (int64_t r = 0; r < count; ++r) kernels::add(out, hidden + r * n_embd, out, n_embd, isa_);
+            if (count > 1) kernels::scale(out, n_embd, 1.0f / static_cast<float>(count), isa_);
+            ++p;
+        }
+        row0 += rows;
+    }
+    // Projections: all pooled rows of the batch through each matrix at once.
+    int64_t width = n_embd;
+    for (const kernels::Matrix& m : model_.pooled_projections()) {
+        std::vector<float> packed(static_cast<size_t>(n_pooled * width));
+        for (int64_t r = 0; r < n_pooled; ++r) {
+            std::memcpy(packed.data() + r * width, pooled_.data() + r * widest,
+                        static_cast<size_t>(width) * sizeof(float));
+        }
+        projected_.resize(static_cast<size_t>(n_pooled * m.n_out));
+        matmul(m, packed.data(), n_pooled, projected_.data());
+        for (int64_t r = 0; r < n_pooled; ++r) {
+            std::memcpy(pooled_.data() + r * widest, projected_.data() + r * m.n_out,
+                        static_cast<size_t>(m.n_out) * sizeof(float));
+        }
+        width = m.n_out;
+    }
+    p = 0;
+    for (const BatchSegment& segment : segments) {
+        if (segment.mode != LogitsMode::kEmbedding) continue;
+        std::memcpy(segment.logits, pooled_.data() + p * widest,
+                    static_cast<size_t>(width) * sizeof(float));
+        ++p;
+    }
 }
 
 void Decoder::compute_logits(std::span<const BatchSegment> segments) {
@@ -220,7 +341,7 @@ void Decoder::compute_logits(std::span<const BatchSegment> segments) {
         if (segment.mode == LogitsMode::kAll && n > 0) {
             for_rows(n, [&](int64_t r) {
                 kernels::rms_norm(x_.data() + (row0 + r) * n_embd, model_.output_norm(),
-                                  normed_.data() + r * n_embd, 1, n_embd, hp_.rms_eps, isa_);
+                                  normed_.data() + r * n_embd, 1, n_embd, hp_.norm_eps, isa_);
             });
             matmul(model_.output(), normed_.data(), n, segment.logits);
             finish(segment.logits, n);
@@ -234,7 +355,7 @@ void Decoder::compute_logits(std::span<const BatchSegment> segments) {
     const auto rows = static_cast<int64_t>(last_rows.size());
     for_rows(rows, [&](int64_t r) {
         kernels::rms_norm(x_.data() + last_rows[static_cast<size_t>(r)] * n_embd,
-                          model_.output_norm(), normed_.data() + r * n_embd, 1, n_embd, hp_.rms_eps,
+                          model_.output_norm(), normed_.data() + r * n_embd, 1, n_embd, hp_.norm_eps,
                           isa_);
     });
     float* out = nullptr;
@@ -263,14 +384,19 @@ void Decoder::attention_block(const LayerWeights& layer, int64_t il,
     const int64_t n_q = hp_.n_q();
     const int64_t n_k = hp_.n_k();
     const int64_t n_v = hp_.n_v();
-    for_rows(n, [&](int64_t t) {
-        kernels::rms_norm(x_.data() + t * n_embd, layer.attn_norm, normed_.data() + t * n_embd, 1,
-                          n_embd, hp_.rms_eps, isa_);
-    });
+    const bool pre_norm = model_.arch().norm_placement == NormPlacement::kPre;
+    if (pre_norm) {
+        for_rows(n, [&](int64_t t) {
+            normalize(x_.data() + t * n_embd, layer.attn_norm, layer.attn_norm_bias,
+                      normed_.data() + t * n_embd, 1);
+        });
+    }
+    // Post-norm blocks take the residual stream itself.
+    const float* input = pre_norm ? normed_.data() : x_.data();
 
     if (layer.wqkv.data != nullptr) {
         const int64_t width = n_q + n_k + n_v;
-        matmul(layer.wqkv, normed_.data(), n, qkv_.data());
+        matmul(layer.wqkv, input, n, qkv_.data());
         for_rows(n, [&](int64_t t) {
             const float* row = qkv_.data() + t * width;
             std::memcpy(q_.data() + t * n_q, row, static_cast<size_t>(n_q) * sizeof(float));
@@ -281,7 +407,7 @@ void Decoder::attention_block(const LayerWeights& layer, int64_t il,
     } else {
         const kernels::MatmulOutput qkv[] = {
             {&layer.wq, q_.data()}, {&layer.wk, k_.data()}, {&layer.wv, v_.data()}};
-        kernels::matmul_shared_input(qkv, normed_.data(), n, pool_);
+        kernels::matmul_shared_input(qkv, input, n, pool_);
     }
     add_bias(q_.data(), layer.bq, n, n_q);
     add_bias(k_.data(), layer.bk, n, n_k);
@@ -290,17 +416,23 @@ void Decoder::attention_block(const LayerWeights& layer, int64_t il,
     const bool windowed = hp_.layer_uses_window[static_cast<size_t>(il)] != 0;
     const float* cos_sin = windowed ? rope_window_.cos_sin.data() : rope_global_.cos_sin.data();
     const kernels::RopeStyle style = model_.arch().rope_style;
-    for_rows(n, [&](int64_t t) {
-        float* q = q_.data() + t * n_q;
-        float* k = k_.data() + t * n_k;
-        if (layer.q_norm != nullptr) {
-            kernels::rms_norm(q, layer.q_norm, q, hp_.n_head, hp_.head_dim_k, hp_.rms_eps, isa_);
-            kernels::rms_norm(k, layer.k_norm, k, hp_.n_head_kv, hp_.head_dim_k, hp_.rms_eps, isa_);
-        }
-        const float* angles = cos_sin + t * hp_.n_rot;
-        kernels::rope_apply(q, hp_.n_head, hp_.head_dim_k, hp_.n_rot, style, angles, isa_);
-        kernels::rope_apply(k, hp_.n_head_kv, hp_.head_dim_k, hp_.n_rot, style, angles, isa_);
-    });
+    const bool rope = model_.arch().rope;
+    if (rope || layer.q_norm != nullptr) {
+        for_rows(n, [&](int64_t t) {
+            float* q = q_.data() + t * n_q;
+            float* k = k_.data() + t * n_k;
+            if (layer.q_norm != nullptr) {
+                kernels::rms_norm(q, layer.q_norm, q, hp_.n_head, hp_.head_dim_k, hp_.norm_eps,
+                                  isa_);
+                kernels::rms_norm(k, layer.k_norm, k, hp_.n_head_kv, hp_.head_dim_k,
+                                  hp_.norm_eps, isa_);
+            }
+            if (!rope) return;
+            const float* angles = cos_sin + t * hp_.n_rot;
+            kernels::rope_apply(q, hp_.n_head, hp_.head_dim_k, hp_.n_rot, style, angles, isa_);
+            kernels::rope_apply(k, hp_.n_head_kv, hp_.head_dim_k, hp_.n_rot, style, angles, isa_);
+        });
+    }
     kernels::AttentionShape shape;
     shape.n_head = static_cast<int>(hp_.n_head);
     shape.n_head_kv = static_cast<int>(hp_.n_head_kv);
@@ -309,6 +441,7 @@ void Decoder::attention_block(const LayerWeights& layer, int64_t il,
     shape.scale = hp_.attention_scale;
     shape.softcap = hp_.attn_softcap;
     shape.window = windowed ? hp_.sliding_window : 0;
+    shape.causal = hp_.causal;
     const int64_t n_attn = hp_.n_head * hp_.head_dim_v;
     // Each sequence attends to its own cache only.
     int64_t row0 = 0;
@@ -330,10 +463,11 @@ void Decoder::attention_block(const LayerWeights& layer, int64_t il,
     for_rows(n, [&](int64_t t) {
         float* out = proj_.data() + t * n_embd;
         if (layer.post_attn_norm != nullptr) {
-            kernels::rms_norm(out, layer.post_attn_norm, out, 1, n_embd, hp_.rms_eps, isa_);
+            kernels::rms_norm(out, layer.post_attn_norm, out, 1, n_embd, hp_.norm_eps, isa_);
         }
         float* x = x_.data() + t * n_embd;
         kernels::add(x, out, x, n_embd, isa_);
+        if (!pre_norm) normalize(x, layer.attn_norm, layer.attn_norm_bias, x, 1);
     });
 }
 
@@ -367,10 +501,14 @@ void Decoder::store_kv(const KvCacheView& kv, int64_t il, int64_t row0, int64_t 
 void Decoder::ffn_block(const LayerWeights& layer, int64_t n) {
     const int64_t n_embd = hp_.n_embd;
     const int64_t n_ff = hp_.n_ff;
-    for_rows(n, [&](int64_t t) {
-        kernels::rms_norm(x_.data() + t * n_embd, layer.ffn_norm, normed_.data() + t * n_embd, 1,
-                          n_embd, hp_.rms_eps, isa_);
-    });
+    const bool pre_norm = model_.arch().norm_placement == NormPlacement::kPre;
+    if (pre_norm) {
+        for_rows(n, [&](int64_t t) {
+            normalize(x_.data() + t * n_embd, layer.ffn_norm, layer.ffn_norm_bias,
+                      normed_.data() + t * n_embd, 1);
+        });
+    }
+    const float* input = pre_norm ? normed_.data() : x_.data();
     const bool gelu = model_.arch().activation == Activation::kGeluTanh;
     auto activate = [&](const float* gate, const float* up, float* out) {
         if (gelu) {
@@ -379,9 +517,21 @@ void Decoder::ffn_block(const LayerWeights& layer, int64_t n) {
             kernels::swiglu(gate, up, out, n_ff, isa_);
         }
     };
-    if (layer.w_gate.data == nullptr) {
+    if (model_.arch().ffn == FfnKind::kPlain) {
+        // down(act(up(x) + b_up)) + b_down
+        matmul(layer.w_up, input, n, up_.data());
+        add_bias(up_.data(), layer.b_up, n, n_ff);
+        for_rows(n, [&](int64_t t) {
+            float* row = up_.data() + t * n_ff;
+            if (gelu) {
+                kernels::gelu(row, row, n_ff, isa_);
+            } else {
+                kernels::silu(row, row, n_ff, isa_);
+            }
+        });
+    } else if (layer.w_gate.data == nullptr) {
         // Fused projection: each row is gate | up.
-        matmul(layer.w_up, normed_.data(), n, gate_.data());
+        matmul(layer.w_up, input, n, gate_.data());
         for_rows(n, [&](int64_t t) {
             const float* row = gate_.data() + t * 2 * n_ff;
             activate(row, row + n_ff, up_.data() + t * n_ff);
@@ -389,19 +539,22 @@ void Decoder::ffn_block(const LayerWeights& layer, int64_t n) {
     } else {
         const kernels::MatmulOutput gate_up[] = {{&layer.w_gate, gate_.data()},
                                                  {&layer.w_up, up_.data()}};
-        kernels::matmul_shared_input(gate_up, normed_.data(), n, pool_);
+        kernels::matmul_shared_input(gate_up, input, n, pool_);
+        add_bias(up_.data(), layer.b_up, n, n_ff);
         for_rows(n, [&](int64_t t) {
             activate(gate_.data() + t * n_ff, up_.data() + t * n_ff, up_.data() + t * n_ff);
         });
     }
     matmul(layer.w_down, up_.data(), n, proj_.data());
+    add_bias(proj_.data(), layer.b_down, n, n_embd);
     for_rows(n, [&](int64_t t) {
         float* out = proj_.data() + t * n_embd;
         if (layer.post_ffn_norm != nullptr) {
-            kernels::rms_norm(out, layer.post_ffn_norm, out, 1, n_embd, hp_.rms_eps, isa_);
+            kernels::rms_norm(out, layer.post_ffn_norm, out, 1, n_embd, hp_.norm_eps, isa_);
         }
         float* x = x_.data() + t * n_embd;
         kernels::add(x, out, x, n_embd, isa_);
+        if (!pre_norm) normalize(x, layer.ffn_norm, layer.ffn_norm_bias, x, 1);
     });
 }
 

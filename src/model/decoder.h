@@ -36,6 +36,10 @@ enum class LogitsMode {
     kAll,   // logits for every token: [n_tokens][n_vocab]
     kLast,  // the last token's only: [n_vocab]
     kNone,  // only fill the cache
+    // The pooled embedding of the whole input, [Model::embedding_width()] floats, not
+    // normalized: the segment must hold the entire input from position 0 (an encoder's
+    // tokens attend to each other in both directions, so they are decoded together).
+    kEmbedding,
 };
 
 // One sequence's part of a batched forward pass.
@@ -44,7 +48,7 @@ struct BatchSegment {
     int64_t pos0 = 0;  // position of tokens[0]; the cache holds positions [0, pos0)
     const KvCacheView* kv = nullptr;
     LogitsMode mode = LogitsMode::kNone;
-    float* logits = nullptr;  // kAll: [n_tokens][n_vocab], kLast: [n_vocab]
+    float* logits = nullptr;  // kAll: [n_tokens][n_vocab], kLast: [n_vocab], kEmbedding: [width]
 };
 
 struct DecoderOptions {
@@ -89,6 +93,10 @@ class Decoder {
     // Writes the keys/values of batch rows [row0, row0 + n) to positions pos0... of `kv`.
     void store_kv(const KvCacheView& kv, int64_t il, int64_t row0, int64_t n, int64_t pos0);
     void compute_logits(std::span<const BatchSegment> segments);
+    void compute_embeddings(std::span<const BatchSegment> segments);
+    // Normalizes rows of n_embd with the model's norm kind (bias only for LayerNorm).
+    void normalize(const float* x, const float* weight, const float* bias, float* y,
+                   int64_t n_rows);
     void matmul(const kernels::Matrix& w, const float* x, int64_t n, float* y);
     void add_bias(float* y, const float* bias, int64_t n_rows, int64_t width);
     // Calls fn(row) for each row in [0, n_rows), on the pool when there are several rows.
@@ -119,6 +127,10 @@ class Decoder {
     std::vector<float> up_;    // [max_batch][n_ff]
     // Logits of the kLast rows when several segments want them: [rows][n_vocab], grown on use.
     std::vector<float> last_logits_;
+    // Pooled embeddings of the kEmbedding segments and their projections:
+    // [segments][widest of n_embd and the projections' outputs] each, grown on use.
+    std::vector<float> pooled_;
+    std::vector<float> projected_;
 };
 
 }  // namespace cria::model

@@ -173,16 +173,15 @@ Expected<HParams> read_hparams(const gguf::File& file, const ArchSpec& arch) {
     hp.n_ctx_train = n_ctx.value_or(4096);
     CRIA_RETURN_IF_ERROR(require_range("context length", hp.n_ctx_train, 1, kMaxContext));
 
-    CRIA_ASSIGN_OR_RETURN(std::optional<double> eps, keys.real("attention.layer_norm_rms_epsilon"));
-    if (!eps) {
-        return Status(
-            not_found("model metadata lacks " + keys.key("attention.layer_norm_rms_epsilon")));
-    }
+    const char* eps_key = arch.norm == NormKind::kRms ? "attention.layer_norm_rms_epsilon"
+                                                      : "attention.layer_norm_epsilon";
+    CRIA_ASSIGN_OR_RETURN(std::optional<double> eps, keys.real(eps_key));
+    if (!eps) return Status(not_found("model metadata lacks " + keys.key(eps_key)));
     if (!(*eps > 0.0 && *eps < 1.0)) {
         return Status(
-            out_of_range("model RMS norm epsilon " + std::to_string(*eps) + " is outside (0, 1)"));
+            out_of_range("model norm epsilon " + std::to_string(*eps) + " is outside (0, 1)"));
     }
-    hp.rms_eps = static_cast<float>(*eps);
+    hp.norm_eps = static_cast<float>(*eps);
 
     // Rotary embedding and its scaling.
     CRIA_ASSIGN_OR_RETURN(std::optional<double> freq_base, keys.real("rope.freq_base"));
@@ -254,6 +253,27 @@ Expected<HParams> read_hparams(const gguf::File& file, const ArchSpec& arch) {
                 return Status(out_of_range("sliding-window rope base must be greater than 1"));
             }
         }
+    }
+
+    // Encoders and embedding models.
+    hp.causal = arch.causal;
+    if (const gguf::Value* causal = file.find(keys.key("attention.causal"))) {
+        const std::optional<bool> flag = causal->as_bool();
+        if (!flag) return Status(corrupt("model metadata " + keys.key("attention.causal") +
+                                         " is not a boolean"));
+        hp.causal = *flag;
+    }
+    CRIA_ASSIGN_OR_RETURN(std::optional<int64_t> pooling, keys.integer("pooling_type"));
+    hp.pooling = arch.default_pooling;
+    if (pooling) {
+        if (*pooling > static_cast<int64_t>(Pooling::kLast)) {
+            return Status(unsupported("pooling type " + std::to_string(*pooling) +
+                                      " is not supported (0 none, 1 mean, 2 CLS, 3 last)"));
+        }
+        hp.pooling = static_cast<Pooling>(*pooling);
+    }
+    if (!arch.lm_head && hp.pooling == Pooling::kNone) {
+        return Status(unsupported(hp.arch + " computes embeddings only, but its pooling is none"));
     }
 
     // Soft-capping.

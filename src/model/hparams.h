@@ -26,7 +26,9 @@ struct HParams {
     int64_t head_dim_k = 0;  // attention.key_length, default n_embd / n_head
     int64_t head_dim_v = 0;  // attention.value_length, default n_embd / n_head
     int n_rot = 0;           // rope.dimension_count, default head_dim_k
-    float rms_eps = 1e-5f;
+    float norm_eps = 1e-5f;  // attention.layer_norm_rms_epsilon, or layer_norm_epsilon
+    bool causal = true;
+    Pooling pooling = Pooling::kNone;
 
     // Rotary embedding of the global layers.
     RopeScaling rope_scaling = RopeScaling::kNone;

@@ -220,13 +220,52 @@ Status Model::bind_weights() {
     TensorBinder bind(*file_, arch.name);
 
     CRIA_ASSIGN_OR_RETURN(token_embd_, bind.matrix("token_embd.weight", hp.n_embd, hp.n_vocab));
-    CRIA_ASSIGN_OR_RETURN(output_norm_, bind.vector("output_norm.weight", hp.n_embd));
-    if (!arch.output_always_tied) {
-        CRIA_ASSIGN_OR_RETURN(output_,
-                              bind.optional_matrix("output.weight", hp.n_embd, hp.n_vocab));
+    if (arch.output_norm) {
+        CRIA_ASSIGN_OR_RETURN(output_norm_, bind.vector("output_norm.weight", hp.n_embd));
     }
-    output_tied_ = output_.data == nullptr;
-    if (output_tied_) output_ = token_embd_;
+    if (arch.lm_head) {
+        if (!arch.output_always_tied) {
+            CRIA_ASSIGN_OR_RETURN(output_,
+                                  bind.optional_matrix("output.weight", hp.n_embd, hp.n_vocab));
+        }
+        output_tied_ = output_.data == nullptr;
+        if (output_tied_) output_ = token_embd_;
+    }
+    if (arch.position_table) {
+        CRIA_ASSIGN_OR_RETURN(position_embd_,
+                              bind.matrix("position_embd.weight", hp.n_embd, hp.n_ctx_train));
+    }
+    if (arch.token_types) {
+        const gguf::TensorInfo* types = file_->find_tensor("token_types.weight");
+        const int64_t n_types = types != nullptr && types->n_dims == 2 ? types->dims[1] : 0;
+        if (n_types < 1 || n_types > 64) {
+            return not_found("model lacks a token_types.weight of 1 to 64 types");
+        }
+        CRIA_ASSIGN_OR_RETURN(token_types_,
+                              bind.matrix("token_types.weight", hp.n_embd, n_types));
+    }
+    if (arch.embedding_norm) {
+        CRIA_ASSIGN_OR_RETURN(embedding_norm_, bind.vector("token_embd_norm.weight", hp.n_embd));
+        CRIA_ASSIGN_OR_RETURN(embedding_norm_bias_,
+                              bind.vector("token_embd_norm.bias", hp.n_embd));
+    }
+    if (arch.dense_projections) {
+        // dense_2 [n_embd -> d2], then dense_3 [d2 -> d3], each optional (widths from the file).
+        int64_t width = hp.n_embd;
+        for (const char* name : {"dense_2.weight", "dense_3.weight"}) {
+            const gguf::TensorInfo* info = file_->find_tensor(name);
+            if (info == nullptr) continue;
+            const int64_t n_out = info->n_dims == 2 ? info->dims[1] : 0;
+            if (n_out < 1 || n_out > (int64_t{1} << 16)) {
+                return corrupt(std::string("tensor ") + name + " has shape " +
+                               info->shape_string() + ", expected [" + std::to_string(width) +
+                               ", n_out]");
+            }
+            CRIA_ASSIGN_OR_RETURN(kernels::Matrix m, bind.matrix(name, width, n_out));
+            pooled_projections_.push_back(m);
+            width = n_out;
+        }
+    }
 
     const int64_t half_rot = hp.n_rot / 2;
     if (arch.rope_freqs) {
@@ -250,7 +289,22 @@ Status Model::bind_weights() {
         LayerWeights& l = layers_[static_cast<size_t>(il)];
         auto name = [il](const char* suffix) { return layer_tensor(il, suffix); };
 
-        CRIA_ASSIGN_OR_RETURN(l.attn_norm, bind.vector(name("attn_norm.weight"), hp.n_embd));
+        // Post-norm blocks (BERT) name their norms after what they follow.
+        const bool post = arch.norm_placement == NormPlacement::kPost;
+        const char* attn_norm_name = post ? "attn_output_norm" : "attn_norm";
+        const char* ffn_norm_name = post ? "layer_output_norm" : "ffn_norm";
+        auto norm_tensors = [&](const char* base, const float*& weight,
+                                const float*& bias) -> Status {
+            CRIA_ASSIGN_OR_RETURN(weight,
+                                  bind.vector(name((std::string(base) + ".weight").c_str()),
+                                              hp.n_embd));
+            if (arch.norm == NormKind::kLayer) {
+                CRIA_ASSIGN_OR_RETURN(bias, bind.vector(name((std::string(base) + ".bias").c_str()),
+                                                        hp.n_embd));
+            }
+            return Status::ok();
+        };
+        CRIA_RETURN_IF_ERROR(norm_tensors(attn_norm_name, l.attn_norm, l.attn_norm_bias));
         if (arch.fused_qkv) {
             CRIA_ASSIGN_OR_RETURN(l.wqkv,
                                   bind.matrix(name("attn_qkv.weight"), hp.n_embd, n_q + n_k + n_v));
@@ -263,6 +317,9 @@ Status Model::bind_weights() {
             CRIA_ASSIGN_OR_RETURN(l.bq, bind.vector(name("attn_q.bias"), n_q));
             CRIA_ASSIGN_OR_RETURN(l.bk, bind.vector(name("attn_k.bias"), n_k));
             CRIA_ASSIGN_OR_RETURN(l.bv, bind.vector(name("attn_v.bias"), n_v));
+        }
+        if (arch.sublayer_biases) {
+            CRIA_ASSIGN_OR_RETURN(l.bo, bind.vector(name("attn_output.bias"), hp.n_embd));
         } else if (arch.optional_biases) {
             CRIA_ASSIGN_OR_RETURN(l.bq, bind.optional_vector(name("attn_q.bias"), n_q));
             CRIA_ASSIGN_OR_RETURN(l.bk, bind.optional_vector(name("attn_k.bias"), n_k));
@@ -282,22 +339,32 @@ Status Model::bind_weights() {
                                   bind.vector(name("post_ffw_norm.weight"), hp.n_embd));
         }
 
-        CRIA_ASSIGN_OR_RETURN(l.ffn_norm, bind.vector(name("ffn_norm.weight"), hp.n_embd));
+        CRIA_RETURN_IF_ERROR(norm_tensors(ffn_norm_name, l.ffn_norm, l.ffn_norm_bias));
         if (arch.fused_gate_up) {
             CRIA_ASSIGN_OR_RETURN(l.w_up,
                                   bind.matrix(name("ffn_up.weight"), hp.n_embd, 2 * hp.n_ff));
         } else {
-            CRIA_ASSIGN_OR_RETURN(l.w_gate,
-                                  bind.matrix(name("ffn_gate.weight"), hp.n_embd, hp.n_ff));
+            if (arch.ffn == FfnKind::kGated) {
+                CRIA_ASSIGN_OR_RETURN(l.w_gate,
+                                      bind.matrix(name("ffn_gate.weight"), hp.n_embd, hp.n_ff));
+            }
             CRIA_ASSIGN_OR_RETURN(l.w_up, bind.matrix(name("ffn_up.weight"), hp.n_embd, hp.n_ff));
         }
         CRIA_ASSIGN_OR_RETURN(l.w_down, bind.matrix(name("ffn_down.weight"), hp.n_ff, hp.n_embd));
+        if (arch.sublayer_biases) {
+            CRIA_ASSIGN_OR_RETURN(l.b_up, bind.vector(name("ffn_up.bias"), hp.n_ff));
+            CRIA_ASSIGN_OR_RETURN(l.b_down, bind.vector(name("ffn_down.bias"), hp.n_embd));
+        }
     }
     CRIA_RETURN_IF_ERROR(bind.check_all_used());
 
     tensor_bytes_ = 0;
     for (const gguf::TensorInfo& info : file_->tensors()) tensor_bytes_ += info.n_bytes;
     return Status::ok();
+}
+
+int64_t Model::embedding_width() const {
+    return pooled_projections_.empty() ? hparams_.n_embd : pooled_projections_.back().n_out;
 }
 
 uint64_t Model::bytes_per_token() const {

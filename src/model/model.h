@@ -22,7 +22,10 @@ namespace cria::model {
 
 // A Matrix maps n_in inputs to n_out outputs: GGUF dims [n_in, n_out], stored as n_out rows.
 struct LayerWeights {
-    const float* attn_norm = nullptr;  // [n_embd]
+    // Pre-norm: before attention. Post-norm (NormPlacement::kPost): after the attention
+    // residual (BERT's attn_output_norm).
+    const float* attn_norm = nullptr;       // [n_embd]
+    const float* attn_norm_bias = nullptr;  // [n_embd] LayerNorm bias, or null
     kernels::Matrix wq;                // [n_embd -> n_head*head_dim_k]
     kernels::Matrix wk;                // [n_embd -> n_head_kv*head_dim_k]
     kernels::Matrix wv;                // [n_embd -> n_head_kv*head_dim_v]
@@ -36,10 +39,14 @@ struct LayerWeights {
     const float* bo = nullptr;         // [n_embd] or null
     const float* post_attn_norm = nullptr;  // [n_embd] or null
 
-    const float* ffn_norm = nullptr;  // [n_embd]
-    kernels::Matrix w_gate;           // [n_embd -> n_ff] (empty when fused into w_up)
-    kernels::Matrix w_up;             // [n_embd -> n_ff], or fused [n_embd -> 2*n_ff] = gate | up
-    kernels::Matrix w_down;           // [n_ff -> n_embd]
+    // Pre-norm: before the FFN. Post-norm: after the FFN residual (BERT's layer_output_norm).
+    const float* ffn_norm = nullptr;       // [n_embd]
+    const float* ffn_norm_bias = nullptr;  // [n_embd] LayerNorm bias, or null
+    kernels::Matrix w_gate;  // [n_embd -> n_ff] (empty when fused into w_up or a plain FFN)
+    kernels::Matrix w_up;    // [n_embd -> n_ff], or fused [n_embd -> 2*n_ff] = gate | up
+    const float* b_up = nullptr;  // [n_ff] or null
+    kernels::Matrix w_down;       // [n_ff -> n_embd]
+    const float* b_down = nullptr;  // [n_embd] or null
     const float* post_ffn_norm = nullptr;  // [n_embd] or null
 };
 
@@ -57,9 +64,22 @@ class Model {
 
     // The embedding table, always in the GGUF layout (rows are looked up one at a time).
     const kernels::Matrix& token_embd() const { return token_embd_; }  // [n_embd -> n_vocab] rows
-    const kernels::Matrix& output() const { return output_; }          // [n_embd -> n_vocab]
+    // Empty (data null) for an encoder, which has no language-model head.
+    const kernels::Matrix& output() const { return output_; }  // [n_embd -> n_vocab]
+    bool has_lm_head() const { return output_.data != nullptr; }
     bool output_is_tied() const { return output_tied_; }
-    const float* output_norm() const { return output_norm_; }  // [n_embd]
+    const float* output_norm() const { return output_norm_; }  // [n_embd] or null (encoders)
+    // Learned positions and token types (BERT), rows looked up like token_embd; empty if absent.
+    const kernels::Matrix& position_embd() const { return position_embd_; }  // [n_embd -> n_ctx]
+    const kernels::Matrix& token_types() const { return token_types_; }  // [n_embd -> n_types]
+    // LayerNorm of the input sum (BERT): [n_embd] each, or null.
+    const float* embedding_norm() const { return embedding_norm_; }
+    const float* embedding_norm_bias() const { return embedding_norm_bias_; }
+    // Projections applied to a pooled embedding, in order (EmbeddingGemma's dense_2, dense_3);
+    // empty when absent.
+    const std::vector<kernels::Matrix>& pooled_projections() const { return pooled_projections_; }
+    // Floats of one pooled embedding: n_embd, or the last projection's output width.
+    int64_t embedding_width() const;
     const std::vector<LayerWeights>& layers() const { return layers_; }
     const float* rope_freqs() const { return rope_freqs_; }                  // [n_rot/2] or null
     const float* rope_factors_short() const { return rope_factors_short_; }  // [n_rot/2] or null
@@ -84,6 +104,11 @@ class Model {
     kernels::Matrix output_;
     bool output_tied_ = false;
     const float* output_norm_ = nullptr;
+    kernels::Matrix position_embd_;
+    kernels::Matrix token_types_;
+    const float* embedding_norm_ = nullptr;
+    const float* embedding_norm_bias_ = nullptr;
+    std::vector<kernels::Matrix> pooled_projections_;
     std::vector<LayerWeights> layers_;
     const float* rope_freqs_ = nullptr;
     const float* rope_factors_short_ = nullptr;

@@ -117,8 +117,24 @@ Expected<RandomModelSpec> model_shape(std::string_view name) {
         spec.name = "random-tiny";
         return spec;
     }
+    // Encoders for embedding benchmarks: mxbai-embed-large / bge-large's shape, and a BERT
+    // widened to about a billion parameters.
+    if (name == "bert-large" || name == "bert-1b") {
+        const bool large = name == "bert-large";
+        spec.arch = "bert";
+        spec.name = large ? "random-bert-large" : "random-bert-1b";
+        spec.n_embd = large ? 1024 : 2048;
+        spec.n_layer = 24;
+        spec.n_head = 16;
+        spec.n_head_kv = 16;
+        spec.n_ff = large ? 4096 : 8192;
+        spec.n_vocab = 30522;
+        spec.n_ctx = 512;
+        spec.rms_eps = 1e-12f;
+        return spec;
+    }
     return Status(invalid_argument("unknown model shape '" + std::string(name) +
-                                   "' (known: llama3.2-1b, tiny)"));
+                                   "' (known: llama3.2-1b, tiny, bert-large, bert-1b)"));
 }
 
 Expected<std::vector<TensorPlan>> plan_tensors(const RandomModelSpec& spec) {
@@ -160,13 +176,25 @@ Expected<std::vector<TensorPlan>> plan_tensors(const RandomModelSpec& spec) {
         plan.push_back({std::move(name), {n}, TensorType::kF32});
     };
     matrix("token_embd.weight", spec.n_embd, spec.n_vocab, tied ? output_type : *base);
-    vec("output_norm.weight", spec.n_embd);
-    if (!tied) matrix("output.weight", spec.n_embd, spec.n_vocab, output_type);
+    if (arch->position_table) matrix("position_embd.weight", spec.n_embd, spec.n_ctx, *base);
+    if (arch->token_types) matrix("token_types.weight", spec.n_embd, 2, TensorType::kF32);
+    if (arch->embedding_norm) {
+        vec("token_embd_norm.weight", spec.n_embd);
+        vec("token_embd_norm.bias", spec.n_embd);
+    }
+    if (arch->output_norm) vec("output_norm.weight", spec.n_embd);
+    if (arch->lm_head && !tied) matrix("output.weight", spec.n_embd, spec.n_vocab, output_type);
+    const bool post_norm = arch->norm_placement == NormPlacement::kPost;
+    const bool layer_norm = arch->norm == NormKind::kLayer;
+    auto norm = [&](const std::string& base) {
+        vec(base + ".weight", spec.n_embd);
+        if (layer_norm) vec(base + ".bias", spec.n_embd);
+    };
     if (arch->rope_freqs && spec.llama3_rope_scaling) vec("rope_freqs.weight", head_dim / 2);
     for (int64_t il = 0; il < spec.n_layer; ++il) {
         const std::string p = "blk." + std::to_string(il) + ".";
         const TensorType layer_more = use_more_bits(il, spec.n_layer) ? more_bits_type : *base;
-        vec(p + "attn_norm.weight", spec.n_embd);
+        norm(p + (post_norm ? "attn_output_norm" : "attn_norm"));
         if (arch->fused_qkv) {
             matrix(p + "attn_qkv.weight", spec.n_embd, n_q + 2 * n_kv, *base);
         } else {
@@ -184,18 +212,25 @@ Expected<std::vector<TensorPlan>> plan_tensors(const RandomModelSpec& spec) {
             vec(p + "attn_k_norm.weight", head_dim);
         }
         matrix(p + "attn_output.weight", n_q, spec.n_embd, *base);
+        if (arch->sublayer_biases) vec(p + "attn_output.bias", spec.n_embd);
         if (arch->post_norms) {
             vec(p + "post_attention_norm.weight", spec.n_embd);
             vec(p + "post_ffw_norm.weight", spec.n_embd);
         }
-        vec(p + "ffn_norm.weight", spec.n_embd);
+        norm(p + (post_norm ? "layer_output_norm" : "ffn_norm"));
         if (arch->fused_gate_up) {
             matrix(p + "ffn_up.weight", spec.n_embd, 2 * spec.n_ff, *base);
         } else {
-            matrix(p + "ffn_gate.weight", spec.n_embd, spec.n_ff, *base);
+            if (arch->ffn == FfnKind::kGated) {
+                matrix(p + "ffn_gate.weight", spec.n_embd, spec.n_ff, *base);
+            }
             matrix(p + "ffn_up.weight", spec.n_embd, spec.n_ff, *base);
         }
         matrix(p + "ffn_down.weight", spec.n_ff, spec.n_embd, layer_more);
+        if (arch->sublayer_biases) {
+            vec(p + "ffn_up.bias", spec.n_ff);
+            vec(p + "ffn_down.bias", spec.n_embd);
+        }
     }
     for (const TensorPlan& t : plan) {
         const uint32_t block = gguf::tensor_type_info(t.type).block_size;
@@ -232,7 +267,15 @@ Expected<gguf::Writer> build_model(const RandomModelSpec& spec, const std::vecto
     writer.set(a + ".rope.dimension_count",
                Value::u32(static_cast<uint32_t>(spec.n_rot > 0 ? spec.n_rot : head_dim)));
     writer.set(a + ".rope.freq_base", Value::f32(spec.rope_base));
-    writer.set(a + ".attention.layer_norm_rms_epsilon", Value::f32(spec.rms_eps));
+    const bool layer_norm = arch != nullptr && arch->norm == NormKind::kLayer;
+    writer.set(a + (layer_norm ? ".attention.layer_norm_epsilon"
+                               : ".attention.layer_norm_rms_epsilon"),
+               Value::f32(spec.rms_eps));
+    if (arch != nullptr && !arch->causal) writer.set(a + ".attention.causal", Value::boolean(false));
+    if (arch != nullptr && arch->default_pooling != Pooling::kNone) {
+        writer.set(a + ".pooling_type",
+                   Value::u32(static_cast<uint32_t>(arch->default_pooling)));
+    }
     if (arch != nullptr && arch->swa_pattern > 0) {
         const int64_t window = spec.sliding_window > 0 ? spec.sliding_window : 512;
         writer.set(a + ".attention.sliding_window", Value::u32(static_cast<uint32_t>(window)));

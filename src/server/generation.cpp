@@ -8,6 +8,7 @@
 #include "chat/chat_template.h"
 #include "core/log.h"
 #include "core/system_memory.h"
+#include "engine/embedder.h"
 #include "engine/engine.h"
 #include "engine/scheduler.h"
 #include "gguf/reader.h"
@@ -30,6 +31,9 @@ struct ServedModel::Impl {
     // Runs every request's choices in shared batches; declared after the engine it drives so
     // that it stops first.
     std::unique_ptr<engine::Scheduler> scheduler;
+    // Batches embedding requests on the same engine (forward passes take turns with the
+    // scheduler's steps).
+    std::unique_ptr<engine::Embedder> embedder;
 
     bool is_end(int32_t token) const {
         return std::binary_search(end_tokens.begin(), end_tokens.end(), token);
@@ -146,8 +150,10 @@ Expected<std::unique_ptr<ServedModel>> ServedModel::load(const std::string& name
                       name.c_str());
     }
     engine::SchedulerOptions scheduler_options;
+    // An embedding model generates nothing: one idle sequence is all its scheduler needs.
     scheduler_options.num_parallel =
-        options.num_parallel > 0
+        impl->engine->is_embedding_model() ? 1
+        : options.num_parallel > 0
             ? options.num_parallel
             : default_parallelism(*impl->engine, engine_options.context_length);
     scheduler_options.max_queue = options.max_queue;
@@ -155,6 +161,7 @@ Expected<std::unique_ptr<ServedModel>> ServedModel::load(const std::string& name
     CRIA_ASSIGN_OR_RETURN(impl->scheduler,
                           engine::Scheduler::create(*impl->engine, *impl->tokenizer,
                                                     impl->end_tokens, scheduler_options));
+    impl->embedder = std::make_unique<engine::Embedder>(*impl->engine);
 
     struct stat info {};
     if (stat(path.c_str(), &info) == 0) impl->created = static_cast<int64_t>(info.st_mtime);
@@ -185,6 +192,23 @@ int ServedModel::queued_requests() const {
 }
 const std::string& ServedModel::fingerprint() const {
     return impl_->fingerprint;
+}
+
+bool ServedModel::is_embedding_model() const {
+    return impl_->engine->is_embedding_model();
+}
+int64_t ServedModel::embedding_width() const {
+    return impl_->embedder->width();
+}
+int64_t ServedModel::max_embedding_tokens() const {
+    return impl_->embedder->max_input_tokens();
+}
+std::vector<int32_t> ServedModel::embedding_tokens(const std::string& text) const {
+    return impl_->tokenizer->encode(text, /*add_special=*/true, /*parse_special=*/false);
+}
+Expected<std::vector<std::vector<float>>> ServedModel::embed(
+    std::vector<std::vector<int32_t>> inputs, const CancelCheck& cancelled) {
+    return impl_->embedder->embed(std::move(inputs), cancelled);
 }
 
 ApiResult<std::vector<int32_t>> ServedModel::chat_prompt(

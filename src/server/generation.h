@@ -113,6 +113,21 @@ class ServedModel {
     // The chat template's source; empty when the model has none.
     const std::string& chat_template_source() const;
 
+    // Embeddings. An embedding model (an encoder, or a file that names a pooling type) serves
+    // only these; a generation model may embed too (its last token's final hidden state).
+    bool is_embedding_model() const;
+    int64_t embedding_width() const;
+    // The longest input embed() takes.
+    int64_t max_embedding_tokens() const;
+    // A text as the model's embedding input: tokenized with its special tokens ([CLS] ...
+    // [SEP], BOS) added, special-token text kept as text.
+    std::vector<int32_t> embedding_tokens(const std::string& text) const;
+    // Pooled embeddings of the inputs (1 to max_embedding_tokens() ids each), not normalized.
+    // Inputs of concurrent requests share forward passes. Errors: kInvalidArgument,
+    // kCancelled, kUnavailable (the model is unloading).
+    Expected<std::vector<std::vector<float>>> embed(std::vector<std::vector<int32_t>> inputs,
+                                                    const CancelCheck& cancelled);
+
     // Generates every choice of a request and returns when all are done (or the request
     // ends early). Thread-safe: concurrent requests decode together in the model's batches.
     // Errors: kCancelled when `cancelled` turned true or a callback returned false;

@@ -183,10 +183,16 @@ void handle_show(const store::ModelStore& store, const httplib::Request& req,
     for (const auto& m : recipe.messages)
         messages.push_back({{"role", m.role}, {"content", m.content}});
     if (!messages.empty()) out["messages"] = messages;
-    // What the template enables, as Ollama reports it: tool calls and <think> reasoning.
-    json capabilities = json::array({"completion"});
-    if (chat_template.find("tools") != std::string::npos) capabilities.push_back("tools");
-    if (chat::template_has_reasoning(chat_template)) capabilities.push_back("thinking");
+    // What the model does, as Ollama reports it: an embedding model embeds only; a generation
+    // model completes, with tool calls and <think> reasoning when its template has them.
+    json capabilities = json::array();
+    if (summary.is_embedding_model) {
+        capabilities.push_back("embedding");
+    } else {
+        capabilities.push_back("completion");
+        if (chat_template.find("tools") != std::string::npos) capabilities.push_back("tools");
+        if (chat::template_has_reasoning(chat_template)) capabilities.push_back("thinking");
+    }
     out["capabilities"] = capabilities;
     send_json(res, 200, out);
 }

@@ -555,6 +555,12 @@ void handle_generation(ModelManager& models, bool is_chat, const httplib::Reques
     if (request.load_only) {
         return send_line(res, load_answer(request, created_at, "load"), request.stream);
     }
+    if (lease->model().is_embedding_model()) {
+        return send_ollama_error(res, 400,
+                                 "\"" + request.model + "\" does not support " +
+                                     (is_chat ? "chat" : "generate") +
+                                     ": it is an embedding model (use /api/embed)");
+    }
 
     auto job = std::make_shared<OllamaJob>();
     job->lease = std::move(lease).value();

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/log.h"
+#include "server/embeddings.h"
 #include "server/http.h"
 #include "server/model_defaults.h"
 #include "server/structured_output.h"
@@ -125,6 +126,13 @@ std::optional<ModelLease> resolve_model(ModelManager& models, const std::string&
         } else {
             send_error(res, internal_fault(lease.status().message()));
         }
+        return std::nullopt;
+    }
+    if (lease->model().is_embedding_model()) {
+        send_error(res, invalid_request("The model '" + name +
+                                            "' is an embedding model: it serves /v1/embeddings "
+                                            "only.",
+                                        "model", "model_not_supported"));
         return std::nullopt;
     }
     if (auto error = validate_for_vocabulary(generation, lease->model().n_vocab())) {
@@ -486,6 +494,7 @@ void register_routes(httplib::Server& router, ModelManager& models) {
     router.Post("/v1/completions", [&models](const httplib::Request& req, httplib::Response& res) {
         handle_completion(models, req, res);
     });
+    register_embedding_routes(router, models);
 }
 
 }  // namespace cria::server

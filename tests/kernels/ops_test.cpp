@@ -46,6 +46,24 @@ TEST(OpsRef, RmsNormMatchesDefinition) {
     for (int i = 0; i < 4; ++i) EXPECT_NEAR(y[i], x[i] / rms * w[i], 1e-6f);
 }
 
+TEST(OpsRef, LayerNormMatchesDefinition) {
+    const auto x = random_vector(37, 3, 4.0f);
+    const auto w = random_vector(37, 4);
+    const auto b = random_vector(37, 5);
+    std::vector<float> y(37);
+    layer_norm(x.data(), w.data(), b.data(), y.data(), 1, 37, 1e-6f, Isa::kScalar);
+    double mean = 0.0;
+    for (float v : x) mean += v;
+    mean /= 37.0;
+    double variance = 0.0;
+    for (float v : x) variance += (v - mean) * (v - mean);
+    variance /= 37.0;
+    for (size_t i = 0; i < 37; ++i) {
+        const double expected = (x[i] - mean) / std::sqrt(variance + 1e-6) * w[i] + b[i];
+        EXPECT_NEAR(y[i], expected, 1e-5) << i;
+    }
+}
+
 TEST(OpsRef, RopeRotatesPairsByPositionAngle) {
     RopeConfig config;
     config.n_rot = 4;
@@ -191,6 +209,51 @@ TEST(OpsRef, AttentionMatchesDirectComputation) {
     }
 }
 
+// Encoders: every query sees every key of the span, or those within window / 2 either side.
+TEST(OpsRef, NonCausalAttentionMatchesDirectComputation) {
+    AttentionShape shape;
+    shape.n_head = 2;
+    shape.n_head_kv = 1;
+    shape.head_dim_k = 8;
+    shape.head_dim_v = 8;
+    shape.scale = 0.5f;
+    shape.causal = false;
+    const int64_t n = 7;
+    const auto k = random_vector(n * 8, 11);
+    const auto v = random_vector(n * 8, 12);
+    const auto q = random_vector(n * 16, 13);
+    TestCache cache = make_cache(gguf::TensorType::kF32, k, v, n, 8, 8);
+    ThreadPool pool(2);
+    AttentionScratch scratch;
+    for (int64_t window : {0, 4, 5}) {
+        shape.window = window;
+        std::vector<float> out(n * 16);
+        attention(shape, q.data(), n, 0, cache.span, out.data(), pool, scratch, Isa::kScalar);
+        for (int64_t t = 0; t < n; ++t) {
+            const int64_t half = window / 2;
+            const int64_t first = window > 0 ? std::max<int64_t>(0, t - half) : 0;
+            const int64_t last = window > 0 ? std::min<int64_t>(n - 1, t + half) : n - 1;
+            for (int h = 0; h < 2; ++h) {
+                std::vector<double> w;
+                double sum = 0.0;
+                for (int64_t j = first; j <= last; ++j) {
+                    double dot = 0.0;
+                    for (int d = 0; d < 8; ++d) dot += q[t * 16 + h * 8 + d] * k[j * 8 + d];
+                    w.push_back(std::exp(dot * shape.scale));
+                    sum += w.back();
+                }
+                for (int d = 0; d < 8; ++d) {
+                    double expected = 0.0;
+                    for (int64_t j = first; j <= last; ++j)
+                        expected += w[static_cast<size_t>(j - first)] / sum * v[j * 8 + d];
+                    EXPECT_NEAR(out[t * 16 + h * 8 + d], expected, 1e-5)
+                        << "window " << window << " query " << t;
+                }
+            }
+        }
+    }
+}
+
 TEST(OpsIsa, ElementwiseMatchReference) {
     for (Isa isa : vector_isas()) {
         SCOPED_TRACE(isa_name(isa));
@@ -202,6 +265,12 @@ TEST(OpsIsa, ElementwiseMatchReference) {
             rms_norm(x.data(), w.data(), a.data(), 1, n, 1e-5f, Isa::kScalar);
             rms_norm(x.data(), w.data(), b.data(), 1, n, 1e-5f, isa);
             expect_close(b, a, 1e-5f, "rms_norm");
+            layer_norm(x.data(), w.data(), u.data(), a.data(), 1, n, 1e-5f, Isa::kScalar);
+            layer_norm(x.data(), w.data(), u.data(), b.data(), 1, n, 1e-5f, isa);
+            expect_close(b, a, 2e-5f, "layer_norm");
+            layer_norm(x.data(), nullptr, nullptr, a.data(), 1, n, 1e-12f, Isa::kScalar);
+            layer_norm(x.data(), nullptr, nullptr, b.data(), 1, n, 1e-12f, isa);
+            expect_close(b, a, 2e-5f, "layer_norm without weights");
             swiglu(x.data(), u.data(), a.data(), n, Isa::kScalar);
             swiglu(x.data(), u.data(), b.data(), n, isa);
             expect_close(b, a, 1e-5f, "swiglu");
@@ -290,17 +359,22 @@ TEST(OpsIsa, AttentionMatchesReference) {
         {4, 2, 16, 16, 0, 0.0f, gguf::TensorType::kF16},
         {12, 2, 32, 32, 4, 0.0f, gguf::TensorType::kF16},
     };
+    // Encoder attention (every key, or a symmetric window) on a few of the same shapes.
+    const bool causal_cases[] = {true, false};
     ThreadPool pool(2);
     for (Isa isa : vector_isas()) {
         SCOPED_TRACE(isa_name(isa));
         for (const Case& c : cases) {
+          for (bool causal : causal_cases) {
+            SCOPED_TRACE(causal ? "causal" : "non-causal");
             AttentionShape shape{c.n_head,
                                  c.n_head_kv,
                                  c.head_dim_k,
                                  c.head_dim_v,
                                  1.0f / std::sqrt(static_cast<float>(c.head_dim_k)),
                                  c.softcap,
-                                 c.window};
+                                 c.window,
+                                 causal};
             const int64_t n_kv = 37;
             const int64_t k_width = int64_t{c.n_head_kv} * c.head_dim_k;
             const int64_t v_width = int64_t{c.n_head_kv} * c.head_dim_v;
@@ -318,6 +392,7 @@ TEST(OpsIsa, AttentionMatchesReference) {
                 attention(shape, q.data(), n_tokens, pos0, cache.span, b.data(), pool, sb, isa);
                 expect_close(b, a, 2e-5f, "attention");
             }
+          }
         }
     }
 }

@@ -90,7 +90,7 @@ std::vector<Vec> reference_forward(const model::Model& m, const std::vector<int3
         std::vector<Vec> q(n), k(n), v(n);
         for (int64_t t = 0; t < n; ++t) {
             Vec h = x[t];
-            rms_norm(h.data(), hp.n_embd, l.attn_norm, hp.rms_eps);
+            rms_norm(h.data(), hp.n_embd, l.attn_norm, hp.norm_eps);
             if (l.wqkv.data != nullptr) {
                 const Vec qkv = matvec(l.wqkv, h);
                 q[t].assign(qkv.begin(), qkv.begin() + hp.n_q());
@@ -106,12 +106,12 @@ std::vector<Vec> reference_forward(const model::Model& m, const std::vector<int3
             add_bias(v[t], l.bv);
             for (int64_t hd = 0; hd < hp.n_head; ++hd) {
                 double* head = q[t].data() + hd * hp.head_dim_k;
-                if (l.q_norm != nullptr) rms_norm(head, hp.head_dim_k, l.q_norm, hp.rms_eps);
+                if (l.q_norm != nullptr) rms_norm(head, hp.head_dim_k, l.q_norm, hp.norm_eps);
                 rope(head, hp.n_rot, base, t, neox);
             }
             for (int64_t hd = 0; hd < hp.n_head_kv; ++hd) {
                 double* head = k[t].data() + hd * hp.head_dim_k;
-                if (l.k_norm != nullptr) rms_norm(head, hp.head_dim_k, l.k_norm, hp.rms_eps);
+                if (l.k_norm != nullptr) rms_norm(head, hp.head_dim_k, l.k_norm, hp.norm_eps);
                 rope(head, hp.n_rot, base, t, neox);
             }
         }
@@ -143,12 +143,12 @@ std::vector<Vec> reference_forward(const model::Model& m, const std::vector<int3
             Vec o = matvec(l.wo, attn);
             add_bias(o, l.bo);
             if (l.post_attn_norm != nullptr)
-                rms_norm(o.data(), hp.n_embd, l.post_attn_norm, hp.rms_eps);
+                rms_norm(o.data(), hp.n_embd, l.post_attn_norm, hp.norm_eps);
             for (int64_t i = 0; i < hp.n_embd; ++i) x[t][i] += o[i];
         }
         for (int64_t t = 0; t < n; ++t) {
             Vec h = x[t];
-            rms_norm(h.data(), hp.n_embd, l.ffn_norm, hp.rms_eps);
+            rms_norm(h.data(), hp.n_embd, l.ffn_norm, hp.norm_eps);
             Vec gate, up;
             if (l.w_gate.data == nullptr) {
                 const Vec gu = matvec(l.w_up, h);
@@ -169,14 +169,14 @@ std::vector<Vec> reference_forward(const model::Model& m, const std::vector<int3
             }
             Vec d = matvec(l.w_down, up);
             if (l.post_ffn_norm != nullptr)
-                rms_norm(d.data(), hp.n_embd, l.post_ffn_norm, hp.rms_eps);
+                rms_norm(d.data(), hp.n_embd, l.post_ffn_norm, hp.norm_eps);
             for (int64_t i = 0; i < hp.n_embd; ++i) x[t][i] += d[i];
         }
     }
     std::vector<Vec> logits;
     for (int64_t t = 0; t < n; ++t) {
         Vec h = x[t];
-        rms_norm(h.data(), hp.n_embd, m.output_norm(), hp.rms_eps);
+        rms_norm(h.data(), hp.n_embd, m.output_norm(), hp.norm_eps);
         Vec out = matvec(m.output(), h);
         if (hp.arch == "gemma2") {
             for (double& z : out) z = 30.0 * std::tanh(z / 30.0);

@@ -16,6 +16,25 @@ void rms_norm_ref(const float* x, const float* weight, float* y, int64_t n, floa
     for (int64_t i = 0; i < n; ++i) y[i] = x[i] * inv * (weight != nullptr ? weight[i] : 1.0f);
 }
 
+void layer_norm_ref(const float* x, const float* weight, const float* bias, float* y, int64_t n,
+                    float eps) {
+    double sum = 0.0;
+    for (int64_t i = 0; i < n; ++i) sum += x[i];
+    const auto mean = static_cast<float>(sum / static_cast<double>(n));
+    double squares = 0.0;
+    for (int64_t i = 0; i < n; ++i) {
+        const double d = static_cast<double>(x[i]) - mean;
+        squares += d * d;
+    }
+    const float inv = 1.0f / std::sqrt(static_cast<float>(squares / static_cast<double>(n)) + eps);
+    for (int64_t i = 0; i < n; ++i) {
+        float v = (x[i] - mean) * inv;
+        if (weight != nullptr) v *= weight[i];
+        if (bias != nullptr) v += bias[i];
+        y[i] = v;
+    }
+}
+
 void rope_apply_ref(float* x, int64_t n_heads, int64_t head_dim, int n_rot, RopeStyle style,
                     const float* cos_sin) {
     const int half = n_rot / 2;
@@ -112,8 +131,9 @@ void load_head(gguf::TensorType type, const uint8_t* row, int64_t first, int64_t
 void attend_ref(const AttentionShape& shape, const float* q, int64_t position, const KvSpan& kv,
                 int kv_head, float* out, float* scratch) {
     const int group = shape.n_head / shape.n_head_kv;
-    const int64_t first = attention_first_key(shape, position);
-    const int64_t n_keys = position - first + 1;
+    const KeyRange keys_seen = attention_keys(shape, position, kv.n_kv);
+    const int64_t first = keys_seen.first;
+    const int64_t n_keys = keys_seen.count;
     const size_t scores_stride = (static_cast<size_t>(n_keys) + 15) & ~size_t{15};
     float* scores = scratch;                                            // [group][scores_stride]
     float* row = scratch + static_cast<size_t>(group) * scores_stride;  // one key or value head
@@ -158,7 +178,7 @@ uint64_t sum_words_ref(const uint64_t* words, int64_t n) {
 
 const OpsTable& ops_ref() {
     static const OpsTable table = {
-        rms_norm_ref,     rope_apply_ref, swiglu_ref,  geglu_ref, silu_ref,
+        rms_norm_ref,     layer_norm_ref,   rope_apply_ref, swiglu_ref,  geglu_ref, silu_ref,
         gelu_ref,         softcap_ref,    softmax_ref, add_ref,   scale_ref,
         fp32_to_fp16_ref, sum_words_ref,  attend_ref,  nullptr,
     };

@@ -199,8 +199,9 @@ void decode_values_all(const AttentionShape& shape, const float* scores, size_t 
 void attend_decode_avx512(const AttentionShape& shape, const float* q, int64_t position,
                           const KvSpan& kv, int kv_head, float* out, float* scratch) {
     const int group = shape.n_head / shape.n_head_kv;
-    const int64_t first = attention_first_key(shape, position);
-    const int64_t n_keys = position - first + 1;
+    const KeyRange keys_seen = attention_keys(shape, position, kv.n_kv);
+    const int64_t first = keys_seen.first;
+    const int64_t n_keys = keys_seen.count;
     const size_t scores_stride = (static_cast<size_t>(n_keys) + 15) & ~size_t{15};
     const int64_t hd_k = shape.head_dim_k;
     const int64_t hd_v = shape.head_dim_v;
@@ -294,7 +295,7 @@ uint64_t sum_words_avx512(const uint64_t* words, int64_t n) {
 
 const OpsTable& ops_avx512() {
     static const OpsTable table = {
-        rms_norm<Avx512>, rope_apply_avx512,    swiglu<Avx512>,      geglu<Avx512>,
+        rms_norm<Avx512>, layer_norm<Avx512>, rope_apply_avx512,    swiglu<Avx512>,      geglu<Avx512>,
         silu<Avx512>,     gelu<Avx512>,         softcap<Avx512>,     softmax<Avx512>,
         add<Avx512>,      scale<Avx512>,        fp32_to_fp16_avx512, sum_words_avx512,
         attend_avx512,    attend_block<Avx512>,

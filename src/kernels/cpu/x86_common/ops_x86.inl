@@ -106,6 +106,30 @@ void rms_norm(const float* x, const float* weight, float* y, int64_t n, float ep
 }
 
 template <class S>
+void layer_norm(const float* x, const float* weight, const float* bias, float* y, int64_t n,
+                float eps) {
+    auto sum = S::zero();
+    for (int64_t i = 0; i < n; i += S::kLanes) sum = S::add(sum, S::load_tail(x + i, S::tail(n - i)));
+    const float mean = S::reduce_add(sum) / static_cast<float>(n);
+    const auto mean_v = S::set1(mean);
+    auto squares = S::zero();
+    for (int64_t i = 0; i < n; i += S::kLanes) {
+        const auto m = S::tail(n - i);
+        // Masked lanes load 0 and would add mean^2: keep them out.
+        const auto d = S::sub(S::load_tail(x + i, m), mean_v);
+        squares = S::add_tail(squares, m, S::mul(d, d));
+    }
+    const auto inv = S::set1(1.0f / std::sqrt(S::reduce_add(squares) / static_cast<float>(n) + eps));
+    for (int64_t i = 0; i < n; i += S::kLanes) {
+        const auto m = S::tail(n - i);
+        auto v = S::mul(S::sub(S::load_tail(x + i, m), mean_v), inv);
+        if (weight != nullptr) v = S::mul(v, S::load_tail(weight + i, m));
+        if (bias != nullptr) v = S::add(v, S::load_tail(bias + i, m));
+        S::store_tail(y + i, m, v);
+    }
+}
+
+template <class S>
 void swiglu(const float* gate, const float* up, float* out, int64_t n) {
     map_binary<S>(gate, up, out, n, [](auto g, auto u) { return S::mul(silu_ps<S>(g), u); });
 }
@@ -208,8 +232,9 @@ template <class S>
 void attend_any_shape(const AttentionShape& shape, const float* q, int64_t position,
                       const KvSpan& kv, int kv_head, float* out, float* scratch) {
     const int group = shape.n_head / shape.n_head_kv;
-    const int64_t first = attention_first_key(shape, position);
-    const int64_t n_keys = position - first + 1;
+    const KeyRange keys_seen = attention_keys(shape, position, kv.n_kv);
+    const int64_t first = keys_seen.first;
+    const int64_t n_keys = keys_seen.count;
     const size_t scores_stride = (static_cast<size_t>(n_keys) + 15) & ~size_t{15};
     const int64_t hd_k = shape.head_dim_k;
     const int64_t hd_v = shape.head_dim_v;
