@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cmath>
 #include <thread>
 
 #include "engine/embedder.h"
@@ -112,6 +113,49 @@ TEST(Embedder, CallerCanGiveUp) {
     EXPECT_LT(embedder.counters().inputs, 512);
     // The embedder still serves others afterwards.
     EXPECT_TRUE(embedder.embed({input_of(3, 1)}, nullptr).has_value());
+}
+
+// Every encoder architecture, made by the model maker: it loads, embeds (batched as alone),
+// and refuses to compute logits.
+TEST(Embedder, EncoderArchitecturesFromTheModelMaker) {
+    for (const char* arch : {"bert", "nomic-bert", "gemma-embedding"}) {
+        SCOPED_TRACE(arch);
+        model::RandomModelSpec spec;
+        spec.arch = arch;
+        spec.n_vocab = 96;
+        spec.n_ctx = 128;
+        spec.n_head_kv = std::string(arch) == "gemma-embedding" ? 1 : 4;
+        spec.n_layer = std::string(arch) == "gemma-embedding" ? 6 : 2;
+        spec.sliding_window = 4;
+        const std::string path = ::testing::TempDir() + "/encoder-" + arch + ".gguf";
+        ThreadPool pool(2);
+        ASSERT_TRUE(model::make_model_file(spec, path, pool).is_ok());
+        EngineOptions options;
+        options.n_threads = 2;
+        auto engine = Engine::load(path, options);
+        ASSERT_TRUE(engine.has_value()) << engine.status().message();
+        EXPECT_TRUE((*engine)->is_embedding_model());
+        EXPECT_EQ((*engine)->max_embedding_tokens(), 128);
+        Embedder embedder(**engine);
+        const std::vector<std::vector<int32_t>> inputs = {input_of(3, 1), input_of(17, 2),
+                                                          input_of(128, 3)};
+        auto together = embedder.embed(inputs, nullptr);
+        ASSERT_TRUE(together.has_value()) << together.status().message();
+        for (size_t i = 0; i < inputs.size(); ++i) {
+            auto alone = embedder.embed({inputs[i]}, nullptr);
+            ASSERT_TRUE(alone.has_value());
+            for (size_t d = 0; d < (*alone)[0].size(); ++d) {
+                ASSERT_NEAR((*alone)[0][d], (*together)[i][d], 1e-4f) << "input " << i;
+                ASSERT_TRUE(std::isfinite((*alone)[0][d]));
+            }
+        }
+        auto sequence = (*engine)->create_sequence();
+        ASSERT_TRUE(sequence.has_value());
+        std::vector<float> logits;
+        const Status refused =
+            (*engine)->decode(**sequence, inputs[0], LogitsMode::kLast, logits);
+        EXPECT_EQ(refused.code(), ErrorCode::kInvalidArgument);
+    }
 }
 
 TEST(L2Normalize, UnitLengthAndZeroVector) {

@@ -116,7 +116,9 @@ INSTANTIATE_TEST_SUITE_P(Models, GoldenLogits,
                              return name;
                          });
 
-// Every model in the directory is one of the cases above, so none goes untested.
+// Every model in the directory is one of the cases above, so none goes untested, except the
+// mixture-of-experts goldens, which cria cannot load yet: those must still be refused by the
+// loader, so that supporting them forces them into the cases above.
 TEST(GoldenLogitsDirectory, EveryModelIsCovered) {
     CRIA_REQUIRE_SHARED(shared);
     const fs::path dir = shared / "golden" / "logits";
@@ -125,9 +127,19 @@ TEST(GoldenLogitsDirectory, EveryModelIsCovered) {
         "q-F32",    "q-F16",        "q-BF16",   "q-Q8_0",   "q-Q4_0",   "q-Q4_1",   "q-Q5_0",
         "q-Q5_1",   "q-Q2_K",       "q-Q3_K_S", "q-Q4_K_S", "q-Q5_K_S", "q-Q6_K",   "q-IQ4_NL",
         "q-IQ4_XS", "q-Q4_K_M-mix", "a-llama",  "a-qwen2",  "a-qwen3",  "a-gemma3", "a-phi3"};
+    const std::vector<std::string> not_yet_supported = {"m-qwen3moe", "m-llama-moe", "m-gpt-oss"};
     for (const auto& entry : fs::directory_iterator(dir)) {
         if (entry.path().extension() != ".gguf") continue;
         const std::string stem = entry.path().stem().string();
+        if (std::find(not_yet_supported.begin(), not_yet_supported.end(), stem) !=
+            not_yet_supported.end()) {
+            const auto loaded = engine::Engine::load(entry.path().string());
+            EXPECT_FALSE(loaded.has_value())
+                << stem << " loads now: add it to the golden cases above";
+            std::printf("[ %s ] not supported yet: %s\n", stem.c_str(),
+                        loaded.has_value() ? "loads" : loaded.status().message().c_str());
+            continue;
+        }
         EXPECT_NE(std::find(known.begin(), known.end(), stem), known.end())
             << stem << " has no test case";
     }
