@@ -46,7 +46,8 @@ void add_make_model_command(CLI::App& root) {
     auto args = std::make_shared<MakeModelArgs>();
     CLI::App* cmd = root.add_subcommand(
         "make-model", "Write a model with random weights (for benchmarks and tests)");
-    cmd->add_option("--shape", args->shape, "Shape: llama3.2-1b, tiny, bert-large or bert-1b")->capture_default_str();
+    cmd->add_option("--shape", args->shape, "Shape: llama3.2-1b, tiny, bert-large or bert-1b")
+        ->capture_default_str();
     cmd->add_option("--type", args->type, "Weight type: F32, F16, BF16, Q8_0, Q4_0, Q4_K_M, ...")
         ->capture_default_str();
     cmd->add_option("--output", args->output, "GGUF file to write")->required();

@@ -98,8 +98,8 @@ Embedder::Counters Embedder::counters() const {
     return state_->counters;
 }
 
-Expected<std::vector<std::vector<float>>> Embedder::embed(
-    std::vector<std::vector<int32_t>> inputs, const std::function<bool()>& cancelled) {
+Expected<std::vector<std::vector<float>>> Embedder::embed(std::vector<std::vector<int32_t>> inputs,
+                                                          const std::function<bool()>& cancelled) {
     const int64_t limit = max_input_tokens();
     for (size_t i = 0; i < inputs.size(); ++i) {
         const auto n = static_cast<int64_t>(inputs[i].size());

@@ -92,8 +92,7 @@ class Engine {
     // Pooled embeddings of whole inputs (not normalized), decoded together in as few forward
     // passes as max_batch() allows: outputs[i] receives embedding_width() floats. Each input
     // holds 1 to max_embedding_tokens() ids. Generation models pool their last token.
-    Status embed(std::span<const std::span<const int32_t>> inputs,
-                 std::span<float* const> outputs);
+    Status embed(std::span<const std::span<const int32_t>> inputs, std::span<float* const> outputs);
     int64_t embedding_width() const { return model_->embedding_width(); }
     int64_t max_embedding_tokens() const { return std::min(context_length_, max_batch()); }
     // True for models made to embed (an encoder, or a file that names its pooling): they are

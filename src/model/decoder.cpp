@@ -213,11 +213,10 @@ void Decoder::forward_batch(std::span<const BatchSegment> segments) {
                 row_positions.push_back(segment.pos0 + static_cast<int64_t>(t));
         }
     }
-    auto add_table_row = [&](const kernels::Matrix& table, int64_t index, float* row,
-                             float* tmp) {
+    auto add_table_row = [&](const kernels::Matrix& table, int64_t index, float* row, float* tmp) {
         kernels::dequantize_row(
-            table.type, static_cast<const uint8_t*>(table.data) +
-                            static_cast<size_t>(index) * table.row_bytes,
+            table.type,
+            static_cast<const uint8_t*>(table.data) + static_cast<size_t>(index) * table.row_bytes,
             tmp, n_embd);
         kernels::add(row, tmp, row, n_embd, isa_);
     };
@@ -293,7 +292,8 @@ void Decoder::compute_embeddings(std::span<const BatchSegment> segments) {
                               hidden + r * n_embd, 1);
                 });
             }
-            for (int64_t r = 0; r < count; ++r) kernels::add(out, hidden + r * n_embd, out, n_embd, isa_);
+            for (int64_t r = 0; r < count; ++r)
+                kernels::add(out, hidden + r * n_embd, out, n_embd, isa_);
             if (count > 1) kernels::scale(out, n_embd, 1.0f / static_cast<float>(count), isa_);
             ++p;
         }
@@ -355,8 +355,8 @@ void Decoder::compute_logits(std::span<const BatchSegment> segments) {
     const auto rows = static_cast<int64_t>(last_rows.size());
     for_rows(rows, [&](int64_t r) {
         kernels::rms_norm(x_.data() + last_rows[static_cast<size_t>(r)] * n_embd,
-                          model_.output_norm(), normed_.data() + r * n_embd, 1, n_embd, hp_.norm_eps,
-                          isa_);
+                          model_.output_norm(), normed_.data() + r * n_embd, 1, n_embd,
+                          hp_.norm_eps, isa_);
     });
     float* out = nullptr;
     if (rows == 1) {
@@ -424,8 +424,8 @@ void Decoder::attention_block(const LayerWeights& layer, int64_t il,
             if (layer.q_norm != nullptr) {
                 kernels::rms_norm(q, layer.q_norm, q, hp_.n_head, hp_.head_dim_k, hp_.norm_eps,
                                   isa_);
-                kernels::rms_norm(k, layer.k_norm, k, hp_.n_head_kv, hp_.head_dim_k,
-                                  hp_.norm_eps, isa_);
+                kernels::rms_norm(k, layer.k_norm, k, hp_.n_head_kv, hp_.head_dim_k, hp_.norm_eps,
+                                  isa_);
             }
             if (!rope) return;
             const float* angles = cos_sin + t * hp_.n_rot;

@@ -259,8 +259,9 @@ Expected<HParams> read_hparams(const gguf::File& file, const ArchSpec& arch) {
     hp.causal = arch.causal;
     if (const gguf::Value* causal = file.find(keys.key("attention.causal"))) {
         const std::optional<bool> flag = causal->as_bool();
-        if (!flag) return Status(corrupt("model metadata " + keys.key("attention.causal") +
-                                         " is not a boolean"));
+        if (!flag)
+            return Status(
+                corrupt("model metadata " + keys.key("attention.causal") + " is not a boolean"));
         hp.causal = *flag;
     }
     CRIA_ASSIGN_OR_RETURN(std::optional<int64_t> pooling, keys.integer("pooling_type"));

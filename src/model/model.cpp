@@ -241,13 +241,11 @@ Status Model::bind_weights() {
         if (n_types < 1 || n_types > 64) {
             return not_found("model lacks a token_types.weight of 1 to 64 types");
         }
-        CRIA_ASSIGN_OR_RETURN(token_types_,
-                              bind.matrix("token_types.weight", hp.n_embd, n_types));
+        CRIA_ASSIGN_OR_RETURN(token_types_, bind.matrix("token_types.weight", hp.n_embd, n_types));
     }
     if (arch.embedding_norm) {
         CRIA_ASSIGN_OR_RETURN(embedding_norm_, bind.vector("token_embd_norm.weight", hp.n_embd));
-        CRIA_ASSIGN_OR_RETURN(embedding_norm_bias_,
-                              bind.vector("token_embd_norm.bias", hp.n_embd));
+        CRIA_ASSIGN_OR_RETURN(embedding_norm_bias_, bind.vector("token_embd_norm.bias", hp.n_embd));
     }
     if (arch.dense_projections) {
         // dense_2 [n_embd -> d2], then dense_3 [d2 -> d3], each optional (widths from the file).
@@ -295,12 +293,11 @@ Status Model::bind_weights() {
         const char* ffn_norm_name = post ? "layer_output_norm" : "ffn_norm";
         auto norm_tensors = [&](const char* base, const float*& weight,
                                 const float*& bias) -> Status {
-            CRIA_ASSIGN_OR_RETURN(weight,
-                                  bind.vector(name((std::string(base) + ".weight").c_str()),
-                                              hp.n_embd));
+            CRIA_ASSIGN_OR_RETURN(
+                weight, bind.vector(name((std::string(base) + ".weight").c_str()), hp.n_embd));
             if (arch.norm == NormKind::kLayer) {
-                CRIA_ASSIGN_OR_RETURN(bias, bind.vector(name((std::string(base) + ".bias").c_str()),
-                                                        hp.n_embd));
+                CRIA_ASSIGN_OR_RETURN(
+                    bias, bind.vector(name((std::string(base) + ".bias").c_str()), hp.n_embd));
             }
             return Status::ok();
         };

@@ -26,26 +26,28 @@ struct LayerWeights {
     // residual (BERT's attn_output_norm).
     const float* attn_norm = nullptr;       // [n_embd]
     const float* attn_norm_bias = nullptr;  // [n_embd] LayerNorm bias, or null
-    kernels::Matrix wq;                // [n_embd -> n_head*head_dim_k]
-    kernels::Matrix wk;                // [n_embd -> n_head_kv*head_dim_k]
-    kernels::Matrix wv;                // [n_embd -> n_head_kv*head_dim_v]
-    kernels::Matrix wqkv;              // fused [n_embd -> n_q + n_k + n_v] (then wq/wk/wv empty)
-    const float* bq = nullptr;         // [n_head*head_dim_k] or null
-    const float* bk = nullptr;         // [n_head_kv*head_dim_k] or null
-    const float* bv = nullptr;         // [n_head_kv*head_dim_v] or null
-    const float* q_norm = nullptr;     // [head_dim_k] or null
-    const float* k_norm = nullptr;     // [head_dim_k] or null
-    kernels::Matrix wo;                // [n_head*head_dim_v -> n_embd]
-    const float* bo = nullptr;         // [n_embd] or null
+
+    kernels::Matrix wq;             // [n_embd -> n_head*head_dim_k]
+    kernels::Matrix wk;             // [n_embd -> n_head_kv*head_dim_k]
+    kernels::Matrix wv;             // [n_embd -> n_head_kv*head_dim_v]
+    kernels::Matrix wqkv;           // fused [n_embd -> n_q + n_k + n_v] (then wq/wk/wv empty)
+    const float* bq = nullptr;      // [n_head*head_dim_k] or null
+    const float* bk = nullptr;      // [n_head_kv*head_dim_k] or null
+    const float* bv = nullptr;      // [n_head_kv*head_dim_v] or null
+    const float* q_norm = nullptr;  // [head_dim_k] or null
+    const float* k_norm = nullptr;  // [head_dim_k] or null
+    kernels::Matrix wo;             // [n_head*head_dim_v -> n_embd]
+    const float* bo = nullptr;      // [n_embd] or null
     const float* post_attn_norm = nullptr;  // [n_embd] or null
 
     // Pre-norm: before the FFN. Post-norm: after the FFN residual (BERT's layer_output_norm).
     const float* ffn_norm = nullptr;       // [n_embd]
     const float* ffn_norm_bias = nullptr;  // [n_embd] LayerNorm bias, or null
-    kernels::Matrix w_gate;  // [n_embd -> n_ff] (empty when fused into w_up or a plain FFN)
-    kernels::Matrix w_up;    // [n_embd -> n_ff], or fused [n_embd -> 2*n_ff] = gate | up
-    const float* b_up = nullptr;  // [n_ff] or null
-    kernels::Matrix w_down;       // [n_ff -> n_embd]
+
+    kernels::Matrix w_gate;         // [n_embd -> n_ff] (empty when fused into w_up or a plain FFN)
+    kernels::Matrix w_up;           // [n_embd -> n_ff], or fused [n_embd -> 2*n_ff] = gate | up
+    const float* b_up = nullptr;    // [n_ff] or null
+    kernels::Matrix w_down;         // [n_ff -> n_embd]
     const float* b_down = nullptr;  // [n_embd] or null
     const float* post_ffn_norm = nullptr;  // [n_embd] or null
 };
@@ -71,7 +73,7 @@ class Model {
     const float* output_norm() const { return output_norm_; }  // [n_embd] or null (encoders)
     // Learned positions and token types (BERT), rows looked up like token_embd; empty if absent.
     const kernels::Matrix& position_embd() const { return position_embd_; }  // [n_embd -> n_ctx]
-    const kernels::Matrix& token_types() const { return token_types_; }  // [n_embd -> n_types]
+    const kernels::Matrix& token_types() const { return token_types_; }      // [n_embd -> n_types]
     // LayerNorm of the input sum (BERT): [n_embd] each, or null.
     const float* embedding_norm() const { return embedding_norm_; }
     const float* embedding_norm_bias() const { return embedding_norm_bias_; }

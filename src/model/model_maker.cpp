@@ -268,13 +268,13 @@ Expected<gguf::Writer> build_model(const RandomModelSpec& spec, const std::vecto
                Value::u32(static_cast<uint32_t>(spec.n_rot > 0 ? spec.n_rot : head_dim)));
     writer.set(a + ".rope.freq_base", Value::f32(spec.rope_base));
     const bool layer_norm = arch != nullptr && arch->norm == NormKind::kLayer;
-    writer.set(a + (layer_norm ? ".attention.layer_norm_epsilon"
-                               : ".attention.layer_norm_rms_epsilon"),
-               Value::f32(spec.rms_eps));
-    if (arch != nullptr && !arch->causal) writer.set(a + ".attention.causal", Value::boolean(false));
+    writer.set(
+        a + (layer_norm ? ".attention.layer_norm_epsilon" : ".attention.layer_norm_rms_epsilon"),
+        Value::f32(spec.rms_eps));
+    if (arch != nullptr && !arch->causal)
+        writer.set(a + ".attention.causal", Value::boolean(false));
     if (arch != nullptr && arch->default_pooling != Pooling::kNone) {
-        writer.set(a + ".pooling_type",
-                   Value::u32(static_cast<uint32_t>(arch->default_pooling)));
+        writer.set(a + ".pooling_type", Value::u32(static_cast<uint32_t>(arch->default_pooling)));
     }
     if (arch != nullptr && arch->swa_pattern > 0) {
         const int64_t window = spec.sliding_window > 0 ? spec.sliding_window : 512;

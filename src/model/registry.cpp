@@ -8,8 +8,8 @@ namespace {
 
 const std::array<std::reference_wrapper<const ArchSpec>, 9>& all_archs() {
     static const std::array<std::reference_wrapper<const ArchSpec>, 9> archs = {
-        std::cref(llama_arch()),  std::cref(qwen2_arch()),  std::cref(qwen3_arch()),
-        std::cref(gemma2_arch()), std::cref(gemma3_arch()), std::cref(phi3_arch()),
+        std::cref(llama_arch()),  std::cref(qwen2_arch()),      std::cref(qwen3_arch()),
+        std::cref(gemma2_arch()), std::cref(gemma3_arch()),     std::cref(phi3_arch()),
         std::cref(bert_arch()),   std::cref(nomic_bert_arch()), std::cref(gemma_embedding_arch()),
     };
     return archs;

@@ -113,9 +113,8 @@ ApiResult<EmbeddingRequest> parse_openai_embedding_request(std::string_view text
                     if (!ids.ok()) return ids.error();
                     out.inputs.push_back({true, {}, std::move(ids.value())});
                 } else {
-                    return invalid_request("'" + param +
-                                               "' must be a string or an array of token ids.",
-                                           "input");
+                    return invalid_request(
+                        "'" + param + "' must be a string or an array of token ids.", "input");
                 }
             }
         }
@@ -128,9 +127,9 @@ ApiResult<EmbeddingRequest> parse_openai_embedding_request(std::string_view text
     for (size_t i = 0; i < out.inputs.size(); ++i) {
         const EmbeddingInput& in = out.inputs[i];
         if (in.is_tokens ? in.tokens.empty() : in.text.empty()) {
-            return invalid_request("'input' must not contain an empty input (item " +
-                                       std::to_string(i) + ").",
-                                   "input");
+            return invalid_request(
+                "'input' must not contain an empty input (item " + std::to_string(i) + ").",
+                "input");
         }
     }
 
@@ -170,7 +169,8 @@ ApiResult<EmbeddingRequest> parse_ollama_embedding_request(std::string_view text
         return out;
     }
     out.truncate = true;
-    if (const auto truncate = body.find("truncate"); truncate != body.end() && !truncate->is_null()) {
+    if (const auto truncate = body.find("truncate");
+        truncate != body.end() && !truncate->is_null()) {
         if (!truncate->is_boolean()) return invalid_request("truncate must be a boolean");
         out.truncate = truncate->get<bool>();
     }
@@ -302,12 +302,11 @@ void handle_embeddings(ModelManager& models, Api api, const httplib::Request& re
     ServedModel& model = lease->model();
     const int64_t width = model.embedding_width();
     if (request.dimensions && *request.dimensions > width) {
-        return send_api_error(res, api,
-                              invalid_request("'dimensions' is " +
-                                                  std::to_string(*request.dimensions) +
-                                                  ", more than the model's " +
-                                                  std::to_string(width),
-                                              "dimensions"));
+        return send_api_error(
+            res, api,
+            invalid_request("'dimensions' is " + std::to_string(*request.dimensions) +
+                                ", more than the model's " + std::to_string(width),
+                            "dimensions"));
     }
 
     // Token ids, checked, and cut to the context when the request allows it.
@@ -316,23 +315,22 @@ void handle_embeddings(ModelManager& models, Api api, const httplib::Request& re
     int64_t prompt_tokens = 0;
     for (size_t i = 0; i < request.inputs.size(); ++i) {
         EmbeddingInput& in = request.inputs[i];
-        std::vector<int32_t> ids = in.is_tokens ? std::move(in.tokens)
-                                                : model.embedding_tokens(in.text);
+        std::vector<int32_t> ids =
+            in.is_tokens ? std::move(in.tokens) : model.embedding_tokens(in.text);
         for (int32_t id : ids) {
             if (id >= model.n_vocab()) {
-                return send_api_error(res, api,
-                                      invalid_request("token id " + std::to_string(id) +
-                                                          " of input " + std::to_string(i) +
-                                                          " is outside the vocabulary of " +
-                                                          std::to_string(model.n_vocab()),
-                                                      "input"));
+                return send_api_error(
+                    res, api,
+                    invalid_request("token id " + std::to_string(id) + " of input " +
+                                        std::to_string(i) + " is outside the vocabulary of " +
+                                        std::to_string(model.n_vocab()),
+                                    "input"));
             }
         }
         if (ids.empty()) {
-            return send_api_error(res, api,
-                                  invalid_request("input " + std::to_string(i) +
-                                                      " has no tokens",
-                                                  "input"));
+            return send_api_error(
+                res, api,
+                invalid_request("input " + std::to_string(i) + " has no tokens", "input"));
         }
         if (static_cast<int64_t>(ids.size()) > limit) {
             if (!request.truncate) {
@@ -360,12 +358,13 @@ void handle_embeddings(ModelManager& models, Api api, const httplib::Request& re
         if (error.http_status == 503) res.set_header("Retry-After", "1");
         return send_api_error(res, api, error);
     }
-    for (std::vector<float>& v : *vectors) finish_embedding(v, request.dimensions, request.normalize);
+    for (std::vector<float>& v : *vectors)
+        finish_embedding(v, request.dimensions, request.normalize);
 
     if (api == Api::kOpenAi) {
-        return send_json(res, 200,
-                         openai_embedding_response(request.model, *vectors, request.base64,
-                                                   prompt_tokens));
+        return send_json(
+            res, 200,
+            openai_embedding_response(request.model, *vectors, request.base64, prompt_tokens));
     }
     if (api == Api::kOllamaLegacy) {
         return send_json(res, 200,

@@ -152,8 +152,7 @@ TEST(Embedder, EncoderArchitecturesFromTheModelMaker) {
         auto sequence = (*engine)->create_sequence();
         ASSERT_TRUE(sequence.has_value());
         std::vector<float> logits;
-        const Status refused =
-            (*engine)->decode(**sequence, inputs[0], LogitsMode::kLast, logits);
+        const Status refused = (*engine)->decode(**sequence, inputs[0], LogitsMode::kLast, logits);
         EXPECT_EQ(refused.code(), ErrorCode::kInvalidArgument);
     }
 }

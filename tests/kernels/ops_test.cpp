@@ -365,34 +365,35 @@ TEST(OpsIsa, AttentionMatchesReference) {
     for (Isa isa : vector_isas()) {
         SCOPED_TRACE(isa_name(isa));
         for (const Case& c : cases) {
-          for (bool causal : causal_cases) {
-            SCOPED_TRACE(causal ? "causal" : "non-causal");
-            AttentionShape shape{c.n_head,
-                                 c.n_head_kv,
-                                 c.head_dim_k,
-                                 c.head_dim_v,
-                                 1.0f / std::sqrt(static_cast<float>(c.head_dim_k)),
-                                 c.softcap,
-                                 c.window,
-                                 causal};
-            const int64_t n_kv = 37;
-            const int64_t k_width = int64_t{c.n_head_kv} * c.head_dim_k;
-            const int64_t v_width = int64_t{c.n_head_kv} * c.head_dim_v;
-            TestCache cache = make_cache(c.type, random_vector(n_kv * k_width, 7, 2.0f),
-                                         random_vector(n_kv * v_width, 8), n_kv, k_width, v_width);
-            // Single queries, a short block, and the whole sequence (several query blocks).
-            for (int64_t n_tokens : {1, 5, 37}) {
-                const int64_t pos0 = n_kv - n_tokens;
-                const auto q = random_vector(n_tokens * c.n_head * c.head_dim_k, 9, 2.0f);
-                std::vector<float> a(n_tokens * c.n_head * c.head_dim_v);
-                std::vector<float> b(a.size());
-                AttentionScratch sa, sb;
-                attention(shape, q.data(), n_tokens, pos0, cache.span, a.data(), pool, sa,
-                          Isa::kScalar);
-                attention(shape, q.data(), n_tokens, pos0, cache.span, b.data(), pool, sb, isa);
-                expect_close(b, a, 2e-5f, "attention");
+            for (bool causal : causal_cases) {
+                SCOPED_TRACE(causal ? "causal" : "non-causal");
+                AttentionShape shape{c.n_head,
+                                     c.n_head_kv,
+                                     c.head_dim_k,
+                                     c.head_dim_v,
+                                     1.0f / std::sqrt(static_cast<float>(c.head_dim_k)),
+                                     c.softcap,
+                                     c.window,
+                                     causal};
+                const int64_t n_kv = 37;
+                const int64_t k_width = int64_t{c.n_head_kv} * c.head_dim_k;
+                const int64_t v_width = int64_t{c.n_head_kv} * c.head_dim_v;
+                TestCache cache =
+                    make_cache(c.type, random_vector(n_kv * k_width, 7, 2.0f),
+                               random_vector(n_kv * v_width, 8), n_kv, k_width, v_width);
+                // Single queries, a short block, and the whole sequence (several query blocks).
+                for (int64_t n_tokens : {1, 5, 37}) {
+                    const int64_t pos0 = n_kv - n_tokens;
+                    const auto q = random_vector(n_tokens * c.n_head * c.head_dim_k, 9, 2.0f);
+                    std::vector<float> a(n_tokens * c.n_head * c.head_dim_v);
+                    std::vector<float> b(a.size());
+                    AttentionScratch sa, sb;
+                    attention(shape, q.data(), n_tokens, pos0, cache.span, a.data(), pool, sa,
+                              Isa::kScalar);
+                    attention(shape, q.data(), n_tokens, pos0, cache.span, b.data(), pool, sb, isa);
+                    expect_close(b, a, 2e-5f, "attention");
+                }
             }
-          }
         }
     }
 }

@@ -178,9 +178,9 @@ uint64_t sum_words_ref(const uint64_t* words, int64_t n) {
 
 const OpsTable& ops_ref() {
     static const OpsTable table = {
-        rms_norm_ref,     layer_norm_ref,   rope_apply_ref, swiglu_ref,  geglu_ref, silu_ref,
-        gelu_ref,         softcap_ref,    softmax_ref, add_ref,   scale_ref,
-        fp32_to_fp16_ref, sum_words_ref,  attend_ref,  nullptr,
+        rms_norm_ref, layer_norm_ref,   rope_apply_ref, swiglu_ref,  geglu_ref,
+        silu_ref,     gelu_ref,         softcap_ref,    softmax_ref, add_ref,
+        scale_ref,    fp32_to_fp16_ref, sum_words_ref,  attend_ref,  nullptr,
     };
     return table;
 }

@@ -159,9 +159,14 @@ uint64_t sum_words_avx2(const uint64_t* words, int64_t n) {
 
 const OpsTable& ops_avx2() {
     static const OpsTable table = {
-        rms_norm<Avx2>,    layer_norm<Avx2>, rope_apply_avx2, swiglu<Avx2>,           geglu<Avx2>,        silu<Avx2>,
-        gelu<Avx2>,        softcap<Avx2>,   softmax<Avx2>,          add<Avx2>,          scale<Avx2>,
-        fp32_to_fp16_avx2, sum_words_avx2,  attend_any_shape<Avx2>, attend_block<Avx2>,
+        rms_norm<Avx2>,     layer_norm<Avx2>,
+        rope_apply_avx2,    swiglu<Avx2>,
+        geglu<Avx2>,        silu<Avx2>,
+        gelu<Avx2>,         softcap<Avx2>,
+        softmax<Avx2>,      add<Avx2>,
+        scale<Avx2>,        fp32_to_fp16_avx2,
+        sum_words_avx2,     attend_any_shape<Avx2>,
+        attend_block<Avx2>,
     };
     return table;
 }

@@ -295,10 +295,10 @@ uint64_t sum_words_avx512(const uint64_t* words, int64_t n) {
 
 const OpsTable& ops_avx512() {
     static const OpsTable table = {
-        rms_norm<Avx512>, layer_norm<Avx512>, rope_apply_avx512,    swiglu<Avx512>,      geglu<Avx512>,
-        silu<Avx512>,     gelu<Avx512>,         softcap<Avx512>,     softmax<Avx512>,
-        add<Avx512>,      scale<Avx512>,        fp32_to_fp16_avx512, sum_words_avx512,
-        attend_avx512,    attend_block<Avx512>,
+        rms_norm<Avx512>, layer_norm<Avx512>, rope_apply_avx512,    swiglu<Avx512>,
+        geglu<Avx512>,    silu<Avx512>,       gelu<Avx512>,         softcap<Avx512>,
+        softmax<Avx512>,  add<Avx512>,        scale<Avx512>,        fp32_to_fp16_avx512,
+        sum_words_avx512, attend_avx512,      attend_block<Avx512>,
     };
     return table;
 }

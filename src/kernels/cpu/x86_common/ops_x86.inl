@@ -109,7 +109,8 @@ template <class S>
 void layer_norm(const float* x, const float* weight, const float* bias, float* y, int64_t n,
                 float eps) {
     auto sum = S::zero();
-    for (int64_t i = 0; i < n; i += S::kLanes) sum = S::add(sum, S::load_tail(x + i, S::tail(n - i)));
+    for (int64_t i = 0; i < n; i += S::kLanes)
+        sum = S::add(sum, S::load_tail(x + i, S::tail(n - i)));
     const float mean = S::reduce_add(sum) / static_cast<float>(n);
     const auto mean_v = S::set1(mean);
     auto squares = S::zero();
@@ -119,7 +120,8 @@ void layer_norm(const float* x, const float* weight, const float* bias, float* y
         const auto d = S::sub(S::load_tail(x + i, m), mean_v);
         squares = S::add_tail(squares, m, S::mul(d, d));
     }
-    const auto inv = S::set1(1.0f / std::sqrt(S::reduce_add(squares) / static_cast<float>(n) + eps));
+    const auto inv =
+        S::set1(1.0f / std::sqrt(S::reduce_add(squares) / static_cast<float>(n) + eps));
     for (int64_t i = 0; i < n; i += S::kLanes) {
         const auto m = S::tail(n - i);
         auto v = S::mul(S::sub(S::load_tail(x + i, m), mean_v), inv);
@@ -192,8 +194,8 @@ void softmax(float* x, int64_t n) {
 // `buffer`. Inlined: attention calls it once per key, and a call per key costs more than the
 // conversion of a short head.
 template <class S>
-[[gnu::always_inline]] inline const float* head_as_f32(gguf::TensorType type, const uint8_t* row, int64_t first, int64_t n,
-                         float* buffer) {
+[[gnu::always_inline]] inline const float* head_as_f32(gguf::TensorType type, const uint8_t* row,
+                                                       int64_t first, int64_t n, float* buffer) {
     switch (type) {
         case gguf::TensorType::kF32:
             return reinterpret_cast<const float*>(row) + first;
