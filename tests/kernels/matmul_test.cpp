@@ -146,7 +146,8 @@ TEST(Matmul, FloatTypesWithOddRowLengths) {
     ThreadPool pool(2);
     for (TensorType type : {TensorType::kF32, TensorType::kF16, TensorType::kBF16}) {
         for (int64_t n_in : {1, 7, 40, 77, 200}) {
-            for (int64_t n_tokens : {1, 5}) {
+            // 33 tokens take the tiled path (several rows x tokens per tile).
+            for (int64_t n_tokens : {1, 5, 33}) {
                 SCOPED_TRACE(type_name(type) + " n_in " + std::to_string(n_in) + " tokens " +
                              std::to_string(n_tokens));
                 const int64_t n_out = 13;
