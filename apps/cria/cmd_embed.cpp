@@ -15,10 +15,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bandwidth_probe.h"
 #include "commands.h"
 #include "core/status.h"
 #include "engine/embedder.h"
 #include "engine/engine.h"
+#include "kernels/kernels.h"
+#include "model/model.h"
 #include "store/model_store.h"
 #include "tokenizer/tokenizer.h"
 
@@ -74,12 +77,35 @@ Expected<std::vector<std::vector<int32_t>>> read_inputs(const std::string& path)
     return inputs;
 }
 
+// Multiply-adds per token of the layers' matrices.
+double matrix_macs_per_token(const model::Model& model) {
+    double macs = 0.0;
+    for (const model::LayerWeights& l : model.layers()) {
+        for (const kernels::Matrix* m :
+             {&l.wq, &l.wk, &l.wv, &l.wqkv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) {
+            if (m->data != nullptr) macs += static_cast<double>(m->n_in) * m->n_out;
+        }
+    }
+    return macs;
+}
+
+// Embedding batches are compute-bound (each weight serves every token of a pass): the table
+// gives the matrices' arithmetic rate, and the rate at which passes read the weights next to the
+// memory bandwidth measured right before and after each batch size (the higher probe).
 Status run_bench(engine::Engine& engine, const EmbedArgs& args) {
     engine::Embedder embedder(engine);
+    CRIA_ASSIGN_OR_RETURN(std::unique_ptr<BandwidthProbe> probe,
+                          BandwidthProbe::create(engine.n_threads()));
+    const double macs = matrix_macs_per_token(engine.model());
+    const double weight_bytes = static_cast<double>(engine.model().bytes_per_token());
     std::mt19937 rng(1);
     std::uniform_int_distribution<int32_t> token(0, static_cast<int32_t>(engine.n_vocab() - 1));
-    std::printf("| inputs | tokens each | embeddings/s | tokens/s | forward passes |\n");
-    std::printf("| --- | --- | --- | --- | --- |\n");
+    std::printf("%d threads, %.2f GB of weights read per forward pass\n", engine.n_threads(),
+                weight_bytes / 1e9);
+    std::printf(
+        "| inputs | tokens each | embeddings/s | tokens/s | GFLOP/s | passes per batch | weights "
+        "read GB/s | bandwidth GB/s |\n");
+    std::printf("| --- | --- | --- | --- | --- | --- | --- | --- |\n");
     for (int batch : args.bench_batches) {
         if (batch < 1) return invalid_argument("--bench batches must be positive");
         std::vector<std::vector<int32_t>> inputs(static_cast<size_t>(batch));
@@ -88,6 +114,7 @@ Status run_bench(engine::Engine& engine, const EmbedArgs& args) {
             for (int32_t& id : input) id = token(rng);
         }
         CRIA_RETURN_IF_ERROR(embedder.embed(inputs, nullptr).status());  // warm-up
+        const double bandwidth_before = probe->measure(3);
         const engine::Embedder::Counters before = embedder.counters();
         const auto start = std::chrono::steady_clock::now();
         for (int r = 0; r < args.bench_repeats; ++r) {
@@ -95,11 +122,15 @@ Status run_bench(engine::Engine& engine, const EmbedArgs& args) {
         }
         const double seconds =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        const double embeddings = static_cast<double>(batch) * args.bench_repeats;
+        const double bandwidth = std::max(bandwidth_before, probe->measure(3));
         const engine::Embedder::Counters after = embedder.counters();
-        std::printf("| %d | %d | %.1f | %.0f | %lld |\n", batch, args.bench_tokens,
-                    embeddings / seconds, embeddings * args.bench_tokens / seconds,
-                    static_cast<long long>((after.passes - before.passes) / args.bench_repeats));
+        const double embeddings = static_cast<double>(batch) * args.bench_repeats;
+        const double tokens = embeddings * args.bench_tokens;
+        const double passes = static_cast<double>(after.passes - before.passes);
+        std::printf("| %d | %d | %.1f | %.0f | %.0f | %.0f | %.2f | %.2f |\n", batch,
+                    args.bench_tokens, embeddings / seconds, tokens / seconds,
+                    2.0 * macs * tokens / seconds / 1e9, passes / args.bench_repeats,
+                    passes * weight_bytes / seconds / 1e9, bandwidth / 1e9);
         std::fflush(stdout);
     }
     return Status::ok();
