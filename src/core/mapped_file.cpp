@@ -48,7 +48,9 @@ void MappedFile::advise_unused(const void* p, size_t n) const {
 }
 
 Expected<MappedFile> MappedFile::open(const std::string& path) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, for ever; the
+    // type is checked below, before anything is read. It changes nothing for regular files.
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) return io_error("cannot open " + path + ": " + std::strerror(errno));
     struct stat st {};
     if (fstat(fd, &st) != 0) {

@@ -75,6 +75,11 @@ Digest Digest::of_bytes(std::string_view bytes) {
 }
 
 Expected<Digest> Digest::of_file(const std::filesystem::path& path) {
+    // A FIFO or device would block the open or never end: only regular files are hashed.
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path, ec)) {
+        return io_error(path.string() + " is not a regular file");
+    }
     std::ifstream in(path, std::ios::binary);
     if (!in) return io_error("cannot open " + path.string());
     Sha256 hash;

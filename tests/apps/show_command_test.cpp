@@ -1,4 +1,7 @@
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <filesystem>
 
 #include <nlohmann/json.hpp>
 
@@ -63,6 +66,24 @@ TEST(ShowCommand, MalformedFileExitsWithOneLine) {
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_NE(r.output.find("truncated"), std::string::npos) << r.output;
     EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+}
+
+// A FIFO given as a model is refused at once by `cria show` and `cria serve` (both used to wait
+// for a writer for ever). `timeout` turns a hang into exit code 124.
+TEST(ShowCommand, FifoIsRefusedWithoutBlocking) {
+    const auto path = temp_dir() / "model.fifo.gguf";
+    std::filesystem::remove(path);
+    ASSERT_EQ(mkfifo(path.c_str(), 0600), 0);
+    const CommandResult show =
+        run_command("timeout 20 " + cria_binary() + " show " + path.string() + " 2>&1");
+    EXPECT_EQ(show.exit_code, 1) << show.output;
+    EXPECT_NE(show.output.find("not a regular file"), std::string::npos) << show.output;
+    const CommandResult serve =
+        run_command("CRIA_HOST=127.0.0.1:0 CRIA_MODELS=" + (temp_dir() / "fifo-store").string() +
+                    " timeout 20 " + cria_binary() + " serve --model x=" + path.string() + " 2>&1");
+    EXPECT_EQ(serve.exit_code, 1) << serve.output;
+    EXPECT_NE(serve.output.find("not a regular file"), std::string::npos) << serve.output;
+    std::filesystem::remove(path);
 }
 
 TEST(ShowCommand, MissingFileExitsWithOne) {

@@ -1,5 +1,12 @@
-// LargeBuffer (huge-page anonymous memory) and MappedFile's advise_unused hint.
+// LargeBuffer (huge-page anonymous memory), MappedFile's advise_unused hint, and MappedFile's
+// refusal of files that are not regular files.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <future>
 
 #include <cstdio>
 #include <cstdlib>
@@ -67,6 +74,30 @@ TEST(MappedFile, AdviseUnusedKeepsTheContent) {
     for (size_t i = 0; i < bytes.size(); ++i) {
         ASSERT_EQ(static_cast<char>(mapped.data()[i]), bytes[i]) << i;
     }
+    std::filesystem::remove(path);
+}
+
+// Opening a FIFO for reading waits for a writer: MappedFile must refuse it at once instead.
+TEST(MappedFile, RefusesAFifoWithoutBlocking) {
+    const std::string path =
+        (std::filesystem::temp_directory_path() / ("cria_fifo_" + std::to_string(getpid())))
+            .string();
+    std::filesystem::remove(path);
+    ASSERT_EQ(mkfifo(path.c_str(), 0600), 0);
+    auto opened = std::async(std::launch::async, [&] { return MappedFile::open(path); });
+    if (opened.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+        // Unblock the stuck open so that the test can end, then fail.
+        const int writer = ::open(path.c_str(), O_WRONLY | O_NONBLOCK);
+        opened.wait();
+        if (writer >= 0) ::close(writer);
+        std::filesystem::remove(path);
+        FAIL() << "MappedFile::open blocked on a FIFO";
+    }
+    Expected<MappedFile> file = opened.get();
+    ASSERT_FALSE(file.has_value());
+    EXPECT_NE(file.status().message().find("not a regular file"), std::string::npos)
+        << file.status().message();
+    EXPECT_FALSE(MappedFile::open(std::filesystem::temp_directory_path().string()).has_value());
     std::filesystem::remove(path);
 }
 

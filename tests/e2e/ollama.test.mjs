@@ -3,12 +3,13 @@
 // shown, chatted with through /v1/chat/completions, created and deleted over /api. Uses the shared
 // tiny Qwen3 model; skipped when ../shared is absent.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Ollama } from 'ollama';
-import { runCria, sharedDir, startServer } from './harness.mjs';
+import { post, runCria, sharedDir, startServer } from './harness.mjs';
 
 const shared = sharedDir();
 const gguf = shared ? path.join(shared, 'models', 'tiny-qwen3.Q8_0.gguf') : null;
@@ -91,5 +92,15 @@ describe('model store through the ollama client', { skip }, () => {
     assert.deepEqual(models.map((m) => m.name).sort(), ['gpt-3.5-turbo:latest', 'tq:latest', 'user/alias:v1']);
     await ollama.delete({ model: 'user/alias:v1' });
     await assert.rejects(ollama.delete({ model: 'user/alias:v1' }), (err) => err.status_code === 404);
+  });
+
+  test('create from a FIFO is refused at once instead of hanging a worker', async () => {
+    const fifo = path.join(dir, 'model.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const started = Date.now();
+    const res = await post(`${server.url}/api/create`, { model: 'fromfifo', from: fifo, stream: false });
+    assert.equal(res.status, 400, res.text);
+    assert.match(res.json.error, /not a regular file/);
+    assert.ok(Date.now() - started < 10_000);
   });
 });
