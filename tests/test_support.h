@@ -20,11 +20,23 @@ inline std::filesystem::path shared_dir() {
     return std::filesystem::canonical(dir, ec);
 }
 
-// Skips the current test with a message when the shared data is absent.
-#define CRIA_REQUIRE_SHARED(dir_var)                                                     \
-    const std::filesystem::path dir_var = ::cria::test::shared_dir();                    \
-    if (dir_var.empty()) {                                                               \
-        GTEST_SKIP() << "../shared is absent (set CRIA_SHARED to point at it); skipped"; \
+// True when CRIA_REQUIRE_SHARED=1: tests that need ../shared fail instead of skipping without
+// it (.ci/run sets it whenever ../shared exists, so that a moved or renamed file cannot turn a
+// golden test into a silent skip).
+inline bool shared_required() {
+    const char* env = std::getenv("CRIA_REQUIRE_SHARED");
+    return env != nullptr && std::string(env) == "1";
+}
+
+// Skips the current test with a message when the shared data is absent (fails instead when
+// CRIA_REQUIRE_SHARED=1).
+#define CRIA_REQUIRE_SHARED(dir_var)                                                           \
+    const std::filesystem::path dir_var = ::cria::test::shared_dir();                          \
+    if (dir_var.empty()) {                                                                     \
+        if (::cria::test::shared_required()) {                                                 \
+            FAIL() << "../shared is absent but CRIA_REQUIRE_SHARED=1 (set CRIA_SHARED to it)"; \
+        }                                                                                      \
+        GTEST_SKIP() << "../shared is absent (set CRIA_SHARED to point at it); skipped";       \
     }
 
 inline std::filesystem::path temp_dir() {

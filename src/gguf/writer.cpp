@@ -11,8 +11,10 @@ namespace {
 
 template <typename T>
 void append_raw(std::vector<uint8_t>& out, T v) {
-    const auto* p = reinterpret_cast<const uint8_t*>(&v);
-    out.insert(out.end(), p, p + sizeof(T));
+    // resize + memcpy: GCC 12 warns (wrongly) about inserting into an empty vector.
+    const size_t at = out.size();
+    out.resize(at + sizeof(T));
+    std::memcpy(out.data() + at, &v, sizeof(T));
 }
 
 void pad_to(std::vector<uint8_t>& out, uint64_t alignment) {

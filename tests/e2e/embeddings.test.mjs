@@ -8,14 +8,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Ollama } from 'ollama';
-import { post, runCria, sharedDir, startServer } from './harness.mjs';
+import { post, runCria, sharedDir, startServer, sharedSkip } from './harness.mjs';
 
 const shared = sharedDir();
 const goldens = shared ? path.join(shared, 'golden', 'embeddings') : null;
 const chatModel = shared ? path.join(shared, 'models', 'tiny-qwen3.Q8_0.gguf') : null;
 const families = ['e-bert', 'e-nomic-bert', 'e-qwen3', 'e-gemma-embedding'];
-const skip = goldens && families.every((f) => existsSync(path.join(goldens, `${f}.gguf`))) &&
-  existsSync(chatModel) ? false : 'the shared embedding goldens are absent; skipped';
+const skip = sharedSkip(goldens && families.every((f) => existsSync(path.join(goldens, `${f}.gguf`))) &&
+  existsSync(chatModel) ? false : 'the shared embedding goldens are absent; skipped');
 const dir = mkdtempSync(path.join(os.tmpdir(), 'cria-e2e-embed-'));
 const env = { CRIA_MODELS: path.join(dir, 'models') };
 let server;

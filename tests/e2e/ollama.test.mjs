@@ -9,11 +9,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Ollama } from 'ollama';
-import { post, runCria, sharedDir, startServer } from './harness.mjs';
+import { post, runCria, sharedDir, startServer, sharedSkip } from './harness.mjs';
 
 const shared = sharedDir();
 const gguf = shared ? path.join(shared, 'models', 'tiny-qwen3.Q8_0.gguf') : null;
-const skip = gguf && existsSync(gguf) ? false : '../shared/models/tiny-qwen3.Q8_0.gguf is absent; skipped';
+const skip = sharedSkip(gguf && existsSync(gguf) ? false : '../shared/models/tiny-qwen3.Q8_0.gguf is absent; skipped');
 // A store of its own, so the other test files keep serving what they expect.
 const dir = mkdtempSync(path.join(os.tmpdir(), 'cria-e2e-store-'));
 const env = { CRIA_MODELS: path.join(dir, 'models') };

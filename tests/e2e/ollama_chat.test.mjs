@@ -10,11 +10,11 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import Ajv2020 from 'ajv/dist/2020.js';
 import { Ollama } from 'ollama';
-import { DEMO_MODEL, post, runCria, sharedDir, startServer } from './harness.mjs';
+import { DEMO_MODEL, post, runCria, sharedDir, startServer, sharedSkip } from './harness.mjs';
 
 const shared = sharedDir();
 const gguf = shared ? path.join(shared, 'models', 'tiny-qwen3.Q8_0.gguf') : null;
-const skip = gguf && existsSync(gguf) ? false : '../shared/models/tiny-qwen3.Q8_0.gguf is absent; skipped';
+const skip = sharedSkip(gguf && existsSync(gguf) ? false : '../shared/models/tiny-qwen3.Q8_0.gguf is absent; skipped');
 const dir = mkdtempSync(path.join(os.tmpdir(), 'cria-e2e-ollama-chat-'));
 const env = { CRIA_MODELS: path.join(dir, 'models') };
 const NUM_PREDICT = 5;

@@ -5,10 +5,10 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { CRIA_HOME, runCria, sharedDir, startServer } from './harness.mjs';
+import { CRIA_HOME, runCria, sharedDir, startServer, sharedSkip } from './harness.mjs';
 
 const shared = sharedDir();
-const skip = shared ? false : '../shared is absent (set CRIA_SHARED); skipped';
+const skip = sharedSkip(shared ? false : '../shared is absent (set CRIA_SHARED); skipped');
 let server;
 let client;
 const models = [];

@@ -8,11 +8,11 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import Ajv2020 from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
-import { post, sharedDir, startServer } from './harness.mjs';
+import { post, sharedDir, startServer, sharedSkip } from './harness.mjs';
 
 const shared = sharedDir();
 const modelPath = shared ? path.join(shared, 'models', 'tiny-qwen3.Q8_0.gguf') : null;
-const skip = modelPath && existsSync(modelPath) ? false : '../shared/models/tiny-qwen3.Q8_0.gguf is absent; skipped';
+const skip = sharedSkip(modelPath && existsSync(modelPath) ? false : '../shared/models/tiny-qwen3.Q8_0.gguf is absent; skipped');
 const MODEL = 'tiny-qwen3';
 // 200 seeds per case, the acceptance figure (about a minute on 2 busy cores, with the choices of
 // each request decoded together); CRIA_E2E_STRUCTURED_RUNS sets another count.
