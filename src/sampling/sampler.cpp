@@ -47,6 +47,7 @@ Expected<Sampler> Sampler::create(const SamplingParams& params, int32_t n_vocab)
 
 Sampler::Sampler(const SamplingParams& params, int32_t n_vocab, uint64_t seed)
     : params_(params), n_vocab_(n_vocab), seed_(seed), rng_(seed) {
+    mirostat_mu_ = 2.0 * static_cast<double>(params_.mirostat_tau);
     repeat_penalty_active_ = params_.repeat_penalty != 1.0f && params_.repeat_last_n != 0;
     presence_frequency_active_ =
         params_.presence_penalty != 0.0f || params_.frequency_penalty != 0.0f;
@@ -289,6 +290,121 @@ int32_t Sampler::truncate_and_draw(double total_weight) {
     return candidates_[kept - 1].token;
 }
 
+double Sampler::apply_typical(double total_weight) {
+    // p = weight / total; entropy H = -sum p ln p; a token's score is |-ln p - H|.
+    const double log_total = std::log(total_weight);
+    double entropy = 0.0;
+    for (const Candidate& c : candidates_) {
+        if (c.weight <= 0.0f) continue;  // p ln p -> 0
+        const double p = c.weight / total_weight;
+        entropy -= p * (std::log(static_cast<double>(c.weight)) - log_total);
+    }
+    typical_order_.clear();
+    for (size_t i = 0; i < candidates_.size(); ++i) {
+        const float weight = candidates_[i].weight;
+        const double score =
+            weight > 0.0f ? std::fabs(log_total - std::log(static_cast<double>(weight)) - entropy)
+                          : std::numeric_limits<double>::infinity();
+        typical_order_.push_back({score, i});
+    }
+    // Most typical first; equal scores keep the more likely (then lower id) token first.
+    std::sort(typical_order_.begin(), typical_order_.end(), [&](const auto& a, const auto& b) {
+        if (a.first != b.first) return a.first < b.first;
+        return more_likely(candidates_[a.second], candidates_[b.second]);
+    });
+    const double target = static_cast<double>(params_.typical_p);
+    double cumulative = 0.0;
+    size_t kept = 0;
+    while (kept < typical_order_.size()) {
+        cumulative += candidates_[typical_order_[kept].second].weight / total_weight;
+        ++kept;
+        if (cumulative > target) break;
+    }
+    std::vector<Candidate> typical_set;
+    typical_set.reserve(kept);
+    double kept_weight = 0.0;
+    for (size_t i = 0; i < kept; ++i) {
+        typical_set.push_back(candidates_[typical_order_[i].second]);
+        kept_weight += typical_set.back().weight;
+    }
+    candidates_.swap(typical_set);
+    return kept_weight;
+}
+
+int32_t Sampler::sample_mirostat(std::span<const float> masked_logits, float inverse_temperature) {
+    const float max_logit = max_value(masked_logits);
+    if (max_logit == kNegInf) return -1;
+    candidates_.clear();
+    double total_weight = 0.0;
+    for (size_t i = 0; i < masked_logits.size(); ++i) {
+        if (masked_logits[i] == kNegInf) continue;
+        const float weight = exp_nonpositive((masked_logits[i] - max_logit) * inverse_temperature);
+        if (weight <= 0.0f) continue;
+        candidates_.push_back({masked_logits[i], static_cast<int32_t>(i), weight});
+        total_weight += weight;
+    }
+    if (candidates_.empty()) return -1;
+    size_t kept = candidates_.size();
+    if (params_.mirostat == 2) {
+        // v2: drop the tokens whose surprise -log2 p exceeds mu (the most likely one stays).
+        const double min_weight = std::exp2(-mirostat_mu_) * total_weight;
+        const auto most = std::min_element(candidates_.begin(), candidates_.end(), more_likely);
+        std::iter_swap(candidates_.begin(), most);
+        const auto end = std::partition(candidates_.begin() + 1, candidates_.end(),
+                                        [&](const Candidate& c) { return c.weight >= min_weight; });
+        kept = static_cast<size_t>(end - candidates_.begin());
+    } else {
+        // v1: estimate the Zipf exponent s from the m = 100 most likely tokens, then keep the
+        // k most likely, k chosen so that the expected surprise is mu.
+        constexpr size_t kM = 100;
+        const size_t m = std::min(kM, candidates_.size());
+        std::partial_sort(candidates_.begin(), candidates_.begin() + static_cast<std::ptrdiff_t>(m),
+                          candidates_.end(), more_likely);
+        double sum_tb = 0.0;
+        double sum_tt = 0.0;
+        for (size_t i = 0; i + 1 < m; ++i) {
+            const double t = std::log(static_cast<double>(i + 2) / static_cast<double>(i + 1));
+            const double b = std::log(static_cast<double>(candidates_[i].weight) /
+                                      static_cast<double>(candidates_[i + 1].weight));
+            sum_tb += t * b;
+            sum_tt += t * t;
+        }
+        const double s_hat = sum_tt > 0.0 ? sum_tb / sum_tt : 0.0;
+        const double epsilon = s_hat - 1.0;
+        const double k = std::pow(epsilon * std::exp2(mirostat_mu_) /
+                                      (1.0 - std::pow(static_cast<double>(n_vocab_), -epsilon)),
+                                  1.0 / s_hat);
+        // A flat or degenerate head gives no finite k: nothing is cut then.
+        if (std::isfinite(k) && k >= 1.0 && k < static_cast<double>(candidates_.size())) {
+            kept = static_cast<size_t>(k);
+        } else if (std::isfinite(k) && k < 1.0) {
+            kept = 1;
+        }
+        if (kept > m) {
+            std::nth_element(candidates_.begin(),
+                             candidates_.begin() + static_cast<std::ptrdiff_t>(kept),
+                             candidates_.end(), more_likely);
+        }
+    }
+    double kept_weight = 0.0;
+    for (size_t i = 0; i < kept; ++i) kept_weight += candidates_[i].weight;
+    const double threshold = next_uniform() * kept_weight;
+    double cumulative = 0.0;
+    size_t chosen = kept - 1;
+    for (size_t i = 0; i < kept; ++i) {
+        cumulative += candidates_[i].weight;
+        if (threshold < cumulative) {
+            chosen = i;
+            break;
+        }
+    }
+    const double surprise =
+        -std::log2(static_cast<double>(candidates_[chosen].weight) / kept_weight);
+    mirostat_mu_ -= static_cast<double>(params_.mirostat_eta) *
+                    (surprise - static_cast<double>(params_.mirostat_tau));
+    return candidates_[chosen].token;
+}
+
 int32_t Sampler::draw_from_weights(double total_weight) {
     const double threshold = next_uniform() * total_weight;
     size_t block = 0;
@@ -321,6 +437,9 @@ int32_t Sampler::sample_with_temperature(std::span<const float> masked_logits) {
     const float inverse_temperature =
         std::min(1.0f / params_.temperature, std::numeric_limits<float>::max());
 
+    if (params_.mirostat != 0) return sample_mirostat(masked_logits, inverse_temperature);
+    const bool typical = params_.typical_p < 1.0f;
+
     const size_t top_k = static_cast<size_t>(params_.top_k);
     if (top_k > 0 && top_k < masked_logits.size()) {
         select_top_k(masked_logits, top_k);
@@ -334,6 +453,7 @@ int32_t Sampler::sample_with_temperature(std::span<const float> masked_logits) {
             candidate.weight = exp_nonpositive((candidate.logit - max_logit) * inverse_temperature);
             total_weight += candidate.weight;
         }
+        if (typical) total_weight = apply_typical(total_weight);
         return truncate_and_draw(total_weight);
     }
 
@@ -341,8 +461,22 @@ int32_t Sampler::sample_with_temperature(std::span<const float> masked_logits) {
     if (max_logit == kNegInf) return -1;
     // No top_k: the whole vocabulary is the distribution.
     softmax_weights(masked_logits, max_logit, inverse_temperature, weights_);
-    const double total_weight = sum_nonnegative(weights_, &block_sums_);
-    if (params_.top_p >= 1.0f && params_.min_p <= 0.0f) return draw_from_weights(total_weight);
+    double total_weight = sum_nonnegative(weights_, &block_sums_);
+    if (params_.top_p >= 1.0f && params_.min_p <= 0.0f && !typical) {
+        return draw_from_weights(total_weight);
+    }
+    if (typical) {
+        // The typical set is measured against the whole distribution: every token is a
+        // candidate, then top_p and min_p apply to what it keeps.
+        candidates_.clear();
+        for (size_t i = 0; i < weights_.size(); ++i) {
+            if (weights_[i] > 0.0f) {
+                candidates_.push_back({masked_logits[i], static_cast<int32_t>(i), weights_[i]});
+            }
+        }
+        total_weight = apply_typical(total_weight);
+        return truncate_and_draw(total_weight);
+    }
 
     // Only tokens above some weight can be in the result: min_p's threshold, and for top_p the
     // largest power of 1/256 whose tokens together already reach the nucleus mass (the nucleus

@@ -10,8 +10,11 @@
 //      -> the "adjusted logits"; logprobs are the log-softmax of these (see below)
 //   4. mask       tokens the external constraint (TokenBitmask) disallows are removed
 //   5. temperature == 0: argmax (ties go to the lowest id); no randomness is used
-//      otherwise: top_k (heap selection, no sort of the vocabulary) -> temperature -> top_p
-//      -> min_p -> draw from the remaining tokens in proportion to exp(logit / temperature)
+//      otherwise: top_k (heap selection, no sort of the vocabulary) -> temperature ->
+//      typical_p -> top_p -> min_p -> draw from the remaining tokens in proportion to
+//      exp(logit / temperature)
+//      with mirostat 1 or 2: temperature -> Mirostat's truncation -> draw, and the observed
+//      surprise of the drawn token updates the sampler's running bound mu (starting at 2 tau)
 //
 // Temperature is applied before top_p/min_p, as Ollama, vLLM and Hugging Face do, so a lower
 // temperature also narrows the nucleus. top_k does not depend on the order. A step costs a few
@@ -88,6 +91,8 @@ class Sampler {
     int32_t n_vocab() const { return n_vocab_; }
     // Generated tokens recorded so far (sampled or accepted).
     size_t n_generated() const { return n_generated_; }
+    // Mirostat's running surprise bound, in bits (2 tau until the first draw).
+    double mirostat_mu() const { return mirostat_mu_; }
 
     // One candidate token during truncation; public only so the implementation's helpers can
     // name it.
@@ -122,6 +127,13 @@ class Sampler {
     size_t select_nucleus(size_t count, double target);
     // One draw over weights_ (no truncation), using the per-block sums to find the block.
     int32_t draw_from_weights(double total_weight);
+    // Locally typical sampling over candidates_ (weights set, summing to `total_weight`): keeps,
+    // in order of |surprise - entropy|, the tokens whose probability first exceeds typical_p
+    // (at least one). Returns the kept tokens' weight.
+    double apply_typical(double total_weight);
+    // Mirostat v1 or v2 after the mask: truncation from the running bound, one draw, the bound
+    // updated from the drawn token's surprise; -1 when no token is left.
+    int32_t sample_mirostat(std::span<const float> masked_logits, float inverse_temperature);
 
     SamplingParams params_;
     int32_t n_vocab_ = 0;
@@ -136,6 +148,7 @@ class Sampler {
     // How often each token was generated, for presence/frequency penalties.
     std::unordered_map<int32_t, int32_t> generated_counts_;
     size_t n_generated_ = 0;
+    double mirostat_mu_ = 0.0;
 
     // Scratch reused across steps so a step does not allocate.
     std::vector<float> adjusted_;        // [n_vocab]; the mask is applied to it in place
@@ -143,6 +156,7 @@ class Sampler {
     std::vector<double> block_sums_;     // [ceil(n_vocab / kSumBlock)] sums of weights_ blocks
     std::vector<float> block_maxima_;    // [ceil(n_vocab / kMaxBlock)] maxima of logit blocks
     std::vector<Candidate> candidates_;  // [<= n_vocab]
+    std::vector<std::pair<double, size_t>> typical_order_;  // [candidates] (score, index)
 };
 
 }  // namespace cria::sampling

@@ -61,6 +61,14 @@ Status validate_sampling_params(const SamplingParams& params, int32_t n_vocab) {
     }
     CRIA_RETURN_IF_ERROR(check_closed_range("top_p", params.top_p, 0.0, 1.0));
     CRIA_RETURN_IF_ERROR(check_closed_range("min_p", params.min_p, 0.0, 1.0));
+    CRIA_RETURN_IF_ERROR(check_closed_range("typical_p", params.typical_p, 0.0, 1.0));
+    if (params.mirostat < 0 || params.mirostat > 2) {
+        return invalid_argument("mirostat must be 0 (off), 1 or 2, got " +
+                                std::to_string(params.mirostat));
+    }
+    CRIA_RETURN_IF_ERROR(
+        check_closed_range("mirostat_tau", params.mirostat_tau, 0.0, kMaxMirostatTau));
+    CRIA_RETURN_IF_ERROR(check_closed_range("mirostat_eta", params.mirostat_eta, 0.0, 1.0));
     // Zero would divide positive logits by zero; llama.cpp has no meaning for it either.
     if (!(params.repeat_penalty > 0.0f && params.repeat_penalty <= kMaxRepeatPenalty)) {
         return invalid_argument("repeat_penalty must be greater than 0 and at most " +

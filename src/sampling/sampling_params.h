@@ -8,7 +8,13 @@
 //   top_k               40       [0, inf)         0 = disabled; >= n_vocab keeps everything
 //   top_p               0.9      [0, 1]           1 = disabled; 0 keeps only the most likely token
 //   min_p               0.0      [0, 1]           0 = disabled; 1 keeps only tokens tied with the
-//   max repeat_penalty      1.1      (0, 10]          1 = disabled; < 1 encourages repetition
+//   max
+//   typical_p           1.0      [0, 1]           1 = disabled; 0 keeps only the most typical token
+//   mirostat            0        0, 1, 2          0 = off; 1 and 2 = Mirostat v1 / v2 (they then
+//                                                 replace top_k, top_p, min_p and typical_p)
+//   mirostat_tau        5.0      [0, 100]         target surprise in bits
+//   mirostat_eta        0.1      [0, 1]           learning rate of the surprise estimate
+//   repeat_penalty      1.1      (0, 10]          1 = disabled; < 1 encourages repetition
 //   repeat_last_n       64       [-1, inf)        0 = disabled; -1 = the whole history
 //   presence_penalty    0        [-2, 2]          OpenAI's range
 //   frequency_penalty   0        [-2, 2]          OpenAI's range
@@ -31,6 +37,7 @@ inline constexpr float kMaxRepeatPenalty = 10.0f;
 inline constexpr float kMaxPresenceFrequencyPenalty = 2.0f;
 inline constexpr float kMaxLogitBias = 100.0f;
 inline constexpr int kMaxTopLogprobs = 20;
+inline constexpr float kMaxMirostatTau = 100.0f;
 // A bias at or below -kMaxLogitBias removes the token from consideration entirely instead of only
 // making it unlikely, which is what "-100 bans" promises regardless of the model's logit scale.
 inline constexpr float kBanBias = -kMaxLogitBias;
@@ -46,6 +53,15 @@ struct SamplingParams {
     int32_t top_k = 40;
     float top_p = 0.9f;
     float min_p = 0.0f;
+    // Locally typical sampling: keeps the tokens whose surprise -log p is closest to the
+    // distribution's entropy until their probability reaches typical_p.
+    float typical_p = 1.0f;
+    // Mirostat (Basu et al.): truncation that steers the observed surprise towards `tau` bits
+    // with learning rate `eta`; v1 estimates the distribution's Zipf exponent, v2 cuts directly
+    // at the running surprise bound.
+    int32_t mirostat = 0;
+    float mirostat_tau = 5.0f;
+    float mirostat_eta = 0.1f;
 
     // llama.cpp repetition penalty over the last `repeat_last_n` tokens of the whole history
     // (prompt and generated): a positive logit is divided by it, a negative one multiplied.

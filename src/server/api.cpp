@@ -286,6 +286,11 @@ MaybeError read_generation(const json& body, GenerationRequest* out) {
         return e;
     }
     if (auto e = read_number(body, "min_p", 0.0, 1.0, &s.min_p)) return e;
+    if (auto e = read_number(body, "typical_p", 0.0, 1.0, &s.typical_p)) return e;
+    if (auto e = read_int32(body, "mirostat", 0, 2, &s.mirostat)) return e;
+    if (auto e = read_number(body, "mirostat_tau", 0.0, sampling::kMaxMirostatTau, &s.mirostat_tau))
+        return e;
+    if (auto e = read_number(body, "mirostat_eta", 0.0, 1.0, &s.mirostat_eta)) return e;
     if (auto e = read_number(body, "repeat_penalty", 0.0, sampling::kMaxRepeatPenalty,
                              &s.repeat_penalty))
         return e;

@@ -1,5 +1,6 @@
 #include "server/model_defaults.h"
 
+#include <algorithm>
 #include <limits>
 
 #include "store/model_options.h"
@@ -14,6 +15,10 @@ std::vector<std::string_view> openai_fields_of_option(std::string_view option) {
                                         "top_k",
                                         "top_p",
                                         "min_p",
+                                        "typical_p",
+                                        "mirostat",
+                                        "mirostat_tau",
+                                        "mirostat_eta",
                                         "seed",
                                         "stop",
                                         "repeat_penalty",
@@ -44,6 +49,16 @@ void apply_options(GenerationRequest& generation, const nlohmann::json& options,
     }
     if (wanted("top_p") && typed.top_p) s.top_p = static_cast<float>(*typed.top_p);
     if (wanted("min_p") && typed.min_p) s.min_p = static_cast<float>(*typed.min_p);
+    if (wanted("typical_p") && typed.typical_p) s.typical_p = static_cast<float>(*typed.typical_p);
+    if (wanted("mirostat") && typed.mirostat) {
+        s.mirostat = static_cast<int32_t>(std::clamp<int64_t>(*typed.mirostat, -1, 3));
+    }
+    if (wanted("mirostat_tau") && typed.mirostat_tau) {
+        s.mirostat_tau = static_cast<float>(*typed.mirostat_tau);
+    }
+    if (wanted("mirostat_eta") && typed.mirostat_eta) {
+        s.mirostat_eta = static_cast<float>(*typed.mirostat_eta);
+    }
     if (wanted("repeat_penalty") && typed.repeat_penalty) {
         s.repeat_penalty = static_cast<float>(*typed.repeat_penalty);
     }

@@ -215,9 +215,13 @@ ModelOptions ModelOptions::from_json(const nlohmann::json& options) {
     integer("top_k", out.top_k);
     integer("seed", out.seed);
     integer("repeat_last_n", out.repeat_last_n);
+    integer("mirostat", out.mirostat);
     number("temperature", out.temperature);
     number("top_p", out.top_p);
     number("min_p", out.min_p);
+    number("typical_p", out.typical_p);
+    number("mirostat_tau", out.mirostat_tau);
+    number("mirostat_eta", out.mirostat_eta);
     number("repeat_penalty", out.repeat_penalty);
     number("presence_penalty", out.presence_penalty);
     number("frequency_penalty", out.frequency_penalty);

@@ -46,9 +46,13 @@ struct ModelOptions {
     std::optional<int64_t> top_k;
     std::optional<int64_t> seed;
     std::optional<int64_t> repeat_last_n;
+    std::optional<int64_t> mirostat;
     std::optional<double> temperature;
     std::optional<double> top_p;
     std::optional<double> min_p;
+    std::optional<double> typical_p;
+    std::optional<double> mirostat_tau;
+    std::optional<double> mirostat_eta;
     std::optional<double> repeat_penalty;
     std::optional<double> presence_penalty;
     std::optional<double> frequency_penalty;

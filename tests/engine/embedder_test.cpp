@@ -2,9 +2,11 @@
 // those of inputs embedded alone, bad inputs are refused, and a caller can give up. Runs on a
 // tiny random generation model (which pools its last token), so it needs no shared data.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cmath>
+#include <filesystem>
 #include <thread>
 
 #include "engine/embedder.h"
@@ -19,7 +21,9 @@ std::unique_ptr<Engine> tiny_engine() {
     spec.arch = "llama";
     spec.n_vocab = 96;
     spec.seed = 3;
-    const std::string path = ::testing::TempDir() + "/embedder-test.gguf";
+    // ctest runs each test as its own process, several at once: one file per process.
+    const std::string path =
+        ::testing::TempDir() + "/embedder-test-" + std::to_string(::getpid()) + ".gguf";
     ThreadPool pool(2);
     const Status made = model::make_model_file(spec, path, pool);
     EXPECT_TRUE(made.is_ok()) << made.message();
@@ -27,6 +31,7 @@ std::unique_ptr<Engine> tiny_engine() {
     options.n_threads = 2;
     options.context_length = 64;
     auto engine = Engine::load(path, options);
+    std::filesystem::remove(path);  // the mapping keeps the bytes
     EXPECT_TRUE(engine.has_value()) << engine.status().message();
     return std::move(engine).value();
 }
@@ -127,12 +132,14 @@ TEST(Embedder, EncoderArchitecturesFromTheModelMaker) {
         spec.n_head_kv = std::string(arch) == "gemma-embedding" ? 1 : 4;
         spec.n_layer = std::string(arch) == "gemma-embedding" ? 6 : 2;
         spec.sliding_window = 4;
-        const std::string path = ::testing::TempDir() + "/encoder-" + arch + ".gguf";
+        const std::string path =
+            ::testing::TempDir() + "/encoder-" + arch + "-" + std::to_string(::getpid()) + ".gguf";
         ThreadPool pool(2);
         ASSERT_TRUE(model::make_model_file(spec, path, pool).is_ok());
         EngineOptions options;
         options.n_threads = 2;
         auto engine = Engine::load(path, options);
+        std::filesystem::remove(path);
         ASSERT_TRUE(engine.has_value()) << engine.status().message();
         EXPECT_TRUE((*engine)->is_embedding_model());
         EXPECT_EQ((*engine)->max_embedding_tokens(), 128);

@@ -59,6 +59,10 @@ TEST(ChatRequest, ReadsEveryField) {
                                              {"top_p", 0.5},
                                              {"top_k", 7},
                                              {"min_p", 0.1},
+                                             {"typical_p", 0.7},
+                                             {"mirostat", 2},
+                                             {"mirostat_tau", 4.5},
+                                             {"mirostat_eta", 0.25},
                                              {"repeat_penalty", 1.2},
                                              {"repeat_last_n", 32},
                                              {"presence_penalty", -1.5},
@@ -80,6 +84,10 @@ TEST(ChatRequest, ReadsEveryField) {
     EXPECT_FLOAT_EQ(s.top_p, 0.5f);
     EXPECT_EQ(s.top_k, 7);
     EXPECT_FLOAT_EQ(s.min_p, 0.1f);
+    EXPECT_FLOAT_EQ(s.typical_p, 0.7f);
+    EXPECT_EQ(s.mirostat, 2);
+    EXPECT_FLOAT_EQ(s.mirostat_tau, 4.5f);
+    EXPECT_FLOAT_EQ(s.mirostat_eta, 0.25f);
     EXPECT_FLOAT_EQ(s.repeat_penalty, 1.2f);
     EXPECT_EQ(s.repeat_last_n, 32);
     EXPECT_FLOAT_EQ(s.presence_penalty, -1.5f);
@@ -226,6 +234,10 @@ TEST(ChatRequestErrors, OutOfRangeValuesNameTheField) {
                                                              {"top_p", 1.5},
                                                              {"top_k", -1},
                                                              {"min_p", 2},
+                                                             {"typical_p", 1.5},
+                                                             {"mirostat", 3},
+                                                             {"mirostat_tau", -1},
+                                                             {"mirostat_eta", 2},
                                                              {"repeat_penalty", 0},
                                                              {"repeat_penalty", 11},
                                                              {"repeat_last_n", -2},

@@ -225,7 +225,12 @@ TEST(ModelDefaults, OllamaOptionsSetSampling) {
     g.sampling = sampling::SamplingParams{};
     apply_options(g, json::parse(R"({"temperature": 0.2, "top_k": 5, "top_p": 0.5, "min_p": 0.1,
         "seed": 42, "num_predict": 10, "stop": ["a", "b"], "repeat_penalty": 1.3,
-        "repeat_last_n": 8, "presence_penalty": 0.5, "frequency_penalty": 0.25, "num_ctx": 9})"));
+        "repeat_last_n": 8, "presence_penalty": 0.5, "frequency_penalty": 0.25, "num_ctx": 9,
+        "typical_p": 0.6, "mirostat": 1, "mirostat_tau": 3.5, "mirostat_eta": 0.2})"));
+    EXPECT_FLOAT_EQ(g.sampling.typical_p, 0.6f);
+    EXPECT_EQ(g.sampling.mirostat, 1);
+    EXPECT_FLOAT_EQ(g.sampling.mirostat_tau, 3.5f);
+    EXPECT_FLOAT_EQ(g.sampling.mirostat_eta, 0.2f);
     EXPECT_FLOAT_EQ(g.sampling.temperature, 0.2f);
     EXPECT_EQ(g.sampling.top_k, 5);
     EXPECT_FLOAT_EQ(g.sampling.top_p, 0.5f);
