@@ -9,8 +9,9 @@
 #include <string>
 
 #include "commands.h"
-#include "server/default_model.h"
+#include "model/demo_model.h"
 #include "server/generation.h"
+#include "store/cria_home.h"
 
 namespace cria::app {
 namespace {
@@ -77,8 +78,8 @@ std::optional<std::string> answer(server::ServedModel& model,
 int run(const RunFlags& flags) {
     std::string path = flags.model;
     std::error_code ec;
-    if (path == server::kDefaultModelName && !std::filesystem::exists(path, ec)) {
-        Expected<std::string> made = server::ensure_default_model(server::default_model_dir());
+    if (path == model::kDefaultModelName && !std::filesystem::exists(path, ec)) {
+        Expected<std::string> made = model::ensure_default_model(store::demo_model_dir());
         if (!made.has_value()) {
             std::fprintf(stderr, "cria run: cannot prepare the demo model: %s\n",
                          made.status().message().c_str());
@@ -87,7 +88,7 @@ int run(const RunFlags& flags) {
         std::fprintf(stderr,
                      "cria run: '%s' is a small RANDOM-WEIGHT DEMO model (%s): its "
                      "answers are meaningless text.\n",
-                     server::kDefaultModelName, made->c_str());
+                     model::kDefaultModelName, made->c_str());
         path = *made;
     }
     server::ServeOptions options;

@@ -15,6 +15,7 @@
 #include "core/log.h"
 #include "gguf/model_summary.h"
 #include "gguf/reader.h"
+#include "store/cria_home.h"
 #include "store/model_options.h"
 
 namespace cria::store {
@@ -119,11 +120,7 @@ StoreLock::~StoreLock() {
 
 fs::path ModelStore::default_root() {
     if (const char* env = std::getenv("CRIA_MODELS"); env != nullptr && *env != '\0') return env;
-    if (const char* home = std::getenv("CRIA_HOME"); home != nullptr && *home != '\0') {
-        return fs::path(home) / "models";
-    }
-    const char* home = std::getenv("HOME");
-    return fs::path(home != nullptr ? home : ".") / ".cria" / "models";
+    return cria_home() / "models";
 }
 
 Expected<ModelStore> ModelStore::open(const fs::path& root) {

@@ -12,8 +12,8 @@
 #include "chat/chat_template.h"
 #include "engine/scheduler.h"
 #include "gguf/reader.h"
-#include "server/default_model.h"
-#include "server/demo_vocab.h"
+#include "model/demo_model.h"
+#include "model/demo_vocab.h"
 #include "test_support.h"
 #include "tokenizer/tokenizer.h"
 
@@ -23,10 +23,10 @@ namespace {
 using json = nlohmann::ordered_json;
 
 TEST(DemoVocabulary, TokenizesRoundTripsAndRendersChats) {
-    const DemoVocabulary vocab = build_demo_vocabulary();
+    const model::DemoVocabulary vocab = model::build_demo_vocabulary();
     EXPECT_GT(vocab.merges.size(), 50u);
     gguf::Writer writer;
-    write_demo_vocabulary(vocab, writer);
+    model::write_demo_vocabulary(vocab, writer);
     const std::vector<uint8_t> image = writer.to_bytes();
     auto file = gguf::File::parse(image.data(), image.size());
     ASSERT_TRUE(file.has_value()) << file.status().message();
@@ -58,12 +58,12 @@ TEST(DemoVocabulary, TokenizesRoundTripsAndRendersChats) {
 class GenerationTest : public ::testing::Test {
   protected:
     static void SetUpTestSuite() {
-        auto path = ensure_default_model(test::temp_dir() / "default");
+        auto path = model::ensure_default_model(test::temp_dir() / "default");
         ASSERT_TRUE(path.has_value()) << path.status().message();
         ServeOptions options;
         options.context_length = 256;
         options.threads = 2;
-        auto loaded = ServedModel::load(kDefaultModelName, *path, options);
+        auto loaded = ServedModel::load(model::kDefaultModelName, *path, options);
         ASSERT_TRUE(loaded.has_value()) << loaded.status().message();
         model_ = std::move(loaded).value().release();
     }
@@ -191,7 +191,7 @@ class SchedulingTest : public ::testing::Test {
   protected:
     // A fresh model per test, so that its slots start empty. `parallel` sequences at once.
     void load(int parallel, int max_queue = 512, int64_t context_length = 256) {
-        auto path = ensure_default_model(test::temp_dir() / "default");
+        auto path = model::ensure_default_model(test::temp_dir() / "default");
         ASSERT_TRUE(path.has_value()) << path.status().message();
         ServeOptions options;
         options.context_length = context_length;
@@ -202,7 +202,7 @@ class SchedulingTest : public ::testing::Test {
             std::lock_guard<std::mutex> lock(mutex_);
             reports_.push_back(report);
         };
-        auto loaded = ServedModel::load(kDefaultModelName, *path, options);
+        auto loaded = ServedModel::load(model::kDefaultModelName, *path, options);
         ASSERT_TRUE(loaded.has_value()) << loaded.status().message();
         model_ = std::move(loaded).value();
     }

@@ -9,7 +9,7 @@
 #include <thread>
 
 #include "core/system_memory.h"
-#include "server/default_model.h"
+#include "model/demo_model.h"
 #include "test_support.h"
 
 namespace cria::server {
@@ -20,7 +20,7 @@ using namespace std::chrono_literals;
 class ModelManagerTest : public ::testing::Test {
   protected:
     static void SetUpTestSuite() {
-        auto path = ensure_default_model(test::temp_dir() / "model-manager-demo");
+        auto path = model::ensure_default_model(test::temp_dir() / "model-manager-demo");
         ASSERT_TRUE(path.has_value()) << path.status().message();
         demo_path_ = new std::string(*path);
     }
@@ -140,7 +140,7 @@ TEST_F(ModelManagerTest, ConcurrentAcquiresShareOneLoad) {
 }
 
 TEST(ModelMemory, EstimateCountsWeightsAndKvCache) {
-    auto path = ensure_default_model(test::temp_dir() / "model-manager-demo");
+    auto path = model::ensure_default_model(test::temp_dir() / "model-manager-demo");
     ASSERT_TRUE(path.has_value());
     const uint64_t small = estimate_model_bytes(*path, 16);
     const uint64_t large = estimate_model_bytes(*path, 4096);

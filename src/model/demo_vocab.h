@@ -9,7 +9,7 @@
 
 #include "gguf/writer.h"
 
-namespace cria::server {
+namespace cria::model {
 
 struct DemoVocabulary {
     std::vector<std::string> tokens;  // byte-level alphabet, as GGUF "gpt2" vocabularies store them
@@ -26,4 +26,4 @@ DemoVocabulary build_demo_vocabulary(int n_merges = 256);
 // Writes the `tokenizer.ggml.*` keys and `tokenizer.chat_template` of the vocabulary.
 void write_demo_vocabulary(const DemoVocabulary& vocab, gguf::Writer& writer);
 
-}  // namespace cria::server
+}  // namespace cria::model

@@ -1,10 +1,10 @@
-#include "server/demo_vocab.h"
+#include "model/demo_vocab.h"
 
 #include <map>
 #include <string_view>
 #include <utility>
 
-namespace cria::server {
+namespace cria::model {
 namespace {
 
 // Text the merges are learned from: plain English of the kind a chat greets with, so that
@@ -174,4 +174,4 @@ void write_demo_vocabulary(const DemoVocabulary& vocab, gguf::Writer& writer) {
     writer.set("tokenizer.chat_template", gguf::Value::string(vocab.chat_template));
 }
 
-}  // namespace cria::server
+}  // namespace cria::model

@@ -1,22 +1,12 @@
-#include "server/default_model.h"
+#include "model/demo_model.h"
 
-#include <cstdlib>
 #include <system_error>
 
 #include "gguf/reader.h"
+#include "model/demo_vocab.h"
 #include "model/model_maker.h"
-#include "server/demo_vocab.h"
 
-namespace cria::server {
-
-std::filesystem::path default_model_dir() {
-    if (const char* home = std::getenv("CRIA_HOME"); home != nullptr && *home != '\0') {
-        return std::filesystem::path(home) / "default";
-    }
-    const char* user_home = std::getenv("HOME");
-    std::filesystem::path base = user_home != nullptr && *user_home != '\0' ? user_home : ".";
-    return base / ".cria" / "default";
-}
+namespace cria::model {
 
 Expected<std::string> ensure_default_model(const std::filesystem::path& dir) {
     const std::filesystem::path path = dir / (std::string(kDefaultModelName) + ".gguf");
@@ -33,7 +23,7 @@ Expected<std::string> ensure_default_model(const std::filesystem::path& dir) {
     CRIA_ASSIGN_OR_RETURN(std::unique_ptr<gguf::File> vocabulary,
                           gguf::File::parse(image.data(), image.size()));
 
-    model::RandomModelSpec spec;
+    RandomModelSpec spec;
     spec.arch = "llama";
     spec.name = kDefaultModelName;
     spec.n_embd = 128;
@@ -48,8 +38,8 @@ Expected<std::string> ensure_default_model(const std::filesystem::path& dir) {
     ThreadPool pool(ThreadPool::default_thread_count());
     // Written through a temporary file and renamed, so servers starting together never read
     // half a model; the last one to finish wins with identical bytes.
-    CRIA_RETURN_IF_ERROR(model::make_model_file(spec, path.string(), pool));
+    CRIA_RETURN_IF_ERROR(make_model_file(spec, path.string(), pool));
     return path.string();
 }
 
-}  // namespace cria::server
+}  // namespace cria::model
