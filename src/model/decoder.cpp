@@ -68,6 +68,7 @@ Decoder::Decoder(const Model& model, ThreadPool& pool, DecoderOptions options)
     gate_.resize(width(model.arch().fused_gate_up ? 2 * hp_.n_ff : hp_.n_ff));
     up_.resize(width(hp_.n_ff));
     batch_tokens_.resize(rows);
+    batch_positions_.resize(rows);
 }
 
 template <typename Fn>
@@ -201,38 +202,31 @@ void Decoder::forward_batch(std::span<const BatchSegment> segments) {
                                      rope_window_.cos_sin.data() + offset);
             }
             batch_tokens_[static_cast<size_t>(n)] = segment.tokens[t];
+            batch_positions_[static_cast<size_t>(n)] = position;
         }
     }
     const kernels::Matrix& types = model_.token_types();
     const kernels::Matrix& positions = model_.position_embd();
-    std::vector<int64_t> row_positions;  // learned positions: each batch row's position
-    if (positions.data != nullptr) {
-        row_positions.reserve(static_cast<size_t>(n));
-        for (const BatchSegment& segment : segments) {
-            for (size_t t = 0; t < segment.tokens.size(); ++t)
-                row_positions.push_back(segment.pos0 + static_cast<int64_t>(t));
-        }
-    }
-    auto add_table_row = [&](const kernels::Matrix& table, int64_t index, float* row, float* tmp) {
+    // Row `index` of an embedding table (token, position or type), as floats.
+    auto table_row = [n_embd](const kernels::Matrix& table, int64_t index, float* out) {
         kernels::dequantize_row(
             table.type,
             static_cast<const uint8_t*>(table.data) + static_cast<size_t>(index) * table.row_bytes,
-            tmp, n_embd);
-        kernels::add(row, tmp, row, n_embd, isa_);
+            out, n_embd);
     };
     for_rows(n, [&](int64_t t) {
         float* row = x_.data() + t * n_embd;
-        kernels::dequantize_row(
-            embd.type,
-            static_cast<const uint8_t*>(embd.data) +
-                static_cast<size_t>(batch_tokens_[static_cast<size_t>(t)]) * embd.row_bytes,
-            row, n_embd);
+        table_row(embd, batch_tokens_[static_cast<size_t>(t)], row);
         if (hp_.embedding_scale != 1.0f) kernels::scale(row, n_embd, hp_.embedding_scale, isa_);
         // Every input is of token type 0 (single-segment inputs, as embedding APIs send).
         float* tmp = normed_.data() + t * n_embd;
-        if (types.data != nullptr) add_table_row(types, 0, row, tmp);
+        if (types.data != nullptr) {
+            table_row(types, 0, tmp);
+            kernels::add(row, tmp, row, n_embd, isa_);
+        }
         if (positions.data != nullptr) {
-            add_table_row(positions, row_positions[static_cast<size_t>(t)], row, tmp);
+            table_row(positions, batch_positions_[static_cast<size_t>(t)], tmp);
+            kernels::add(row, tmp, row, n_embd, isa_);
         }
         if (model_.embedding_norm() != nullptr) {
             kernels::layer_norm(row, model_.embedding_norm(), model_.embedding_norm_bias(), row, 1,
@@ -261,14 +255,12 @@ void Decoder::normalize(const float* x, const float* weight, const float* bias, 
 
 void Decoder::compute_embeddings(std::span<const BatchSegment> segments) {
     const int64_t n_embd = hp_.n_embd;
-    int64_t widest = n_embd;
-    for (const kernels::Matrix& m : model_.pooled_projections()) widest = std::max(widest, m.n_out);
     int64_t n_pooled = 0;
     for (const BatchSegment& segment : segments) {
         if (segment.mode == LogitsMode::kEmbedding) ++n_pooled;
     }
     if (n_pooled == 0) return;
-    pooled_.assign(static_cast<size_t>(n_pooled * widest), 0.0f);
+    pooled_.assign(static_cast<size_t>(n_pooled * n_embd), 0.0f);
     // Each input's final hidden states (after the output norm, where the model has one) pooled
     // into one row of pooled_.
     int64_t row0 = 0;
@@ -276,7 +268,7 @@ void Decoder::compute_embeddings(std::span<const BatchSegment> segments) {
     for (const BatchSegment& segment : segments) {
         const auto rows = static_cast<int64_t>(segment.tokens.size());
         if (segment.mode == LogitsMode::kEmbedding) {
-            float* out = pooled_.data() + p * widest;
+            float* out = pooled_.data() + p * n_embd;
             int64_t first = row0;
             int64_t count = rows;
             if (hp_.pooling == Pooling::kCls) {
@@ -299,26 +291,19 @@ void Decoder::compute_embeddings(std::span<const BatchSegment> segments) {
         }
         row0 += rows;
     }
-    // Projections: all pooled rows of the batch through each matrix at once.
+    // Projections: all pooled rows of the batch through each matrix at once, the result
+    // becoming the next one's input.
     int64_t width = n_embd;
     for (const kernels::Matrix& m : model_.pooled_projections()) {
-        std::vector<float> packed(static_cast<size_t>(n_pooled * width));
-        for (int64_t r = 0; r < n_pooled; ++r) {
-            std::memcpy(packed.data() + r * width, pooled_.data() + r * widest,
-                        static_cast<size_t>(width) * sizeof(float));
-        }
         projected_.resize(static_cast<size_t>(n_pooled * m.n_out));
-        matmul(m, packed.data(), n_pooled, projected_.data());
-        for (int64_t r = 0; r < n_pooled; ++r) {
-            std::memcpy(pooled_.data() + r * widest, projected_.data() + r * m.n_out,
-                        static_cast<size_t>(m.n_out) * sizeof(float));
-        }
+        matmul(m, pooled_.data(), n_pooled, projected_.data());
+        pooled_.swap(projected_);
         width = m.n_out;
     }
     p = 0;
     for (const BatchSegment& segment : segments) {
         if (segment.mode != LogitsMode::kEmbedding) continue;
-        std::memcpy(segment.logits, pooled_.data() + p * widest,
+        std::memcpy(segment.logits, pooled_.data() + p * width,
                     static_cast<size_t>(width) * sizeof(float));
         ++p;
     }

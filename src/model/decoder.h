@@ -114,21 +114,22 @@ class Decoder {
     kernels::AttentionScratch attention_scratch_;
 
     // Scratch, reused by every call. Widths per token row:
-    std::vector<int32_t> batch_tokens_;  // [max_batch] token ids of the batch rows
-    std::vector<float> x_;               // [max_batch][n_embd] the residual stream
-    std::vector<float> normed_;          // [max_batch][n_embd] normalized input of a block
-    std::vector<float> qkv_;             // [max_batch][n_q + n_k + n_v] fused projection output
-    std::vector<float> q_;               // [max_batch][n_q]
-    std::vector<float> k_;               // [max_batch][n_k]
-    std::vector<float> v_;               // [max_batch][n_v]
-    std::vector<float> attn_;            // [max_batch][n_head*head_dim_v]
-    std::vector<float> proj_;            // [max_batch][n_embd] block output before the residual add
+    std::vector<int32_t> batch_tokens_;     // [max_batch] token ids of the batch rows
+    std::vector<int64_t> batch_positions_;  // [max_batch] positions of the batch rows
+    std::vector<float> x_;                  // [max_batch][n_embd] the residual stream
+    std::vector<float> normed_;             // [max_batch][n_embd] normalized input of a block
+    std::vector<float> qkv_;                // [max_batch][n_q + n_k + n_v] fused projection output
+    std::vector<float> q_;                  // [max_batch][n_q]
+    std::vector<float> k_;                  // [max_batch][n_k]
+    std::vector<float> v_;                  // [max_batch][n_v]
+    std::vector<float> attn_;               // [max_batch][n_head*head_dim_v]
+    std::vector<float> proj_;  // [max_batch][n_embd] block output before the residual add
     std::vector<float> gate_;  // [max_batch][n_ff] (fused: [max_batch][2*n_ff] = gate | up)
     std::vector<float> up_;    // [max_batch][n_ff]
     // Logits of the kLast rows when several segments want them: [rows][n_vocab], grown on use.
     std::vector<float> last_logits_;
-    // Pooled embeddings of the kEmbedding segments and their projections:
-    // [segments][widest of n_embd and the projections' outputs] each, grown on use.
+    // Pooled embeddings of the kEmbedding segments, [segments][n_embd], then through each
+    // projection [segments][its n_out] (the two buffers swap per projection); grown on use.
     std::vector<float> pooled_;
     std::vector<float> projected_;
 };
