@@ -5,7 +5,6 @@
 // as JSON. With --bench, it measures embeddings per second for batches of random inputs.
 #include <chrono>
 #include <cstdio>
-#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <random>
@@ -22,6 +21,7 @@
 #include "engine/engine.h"
 #include "kernels/kernels.h"
 #include "model/model.h"
+#include "model_commands_support.h"
 #include "store/model_store.h"
 #include "tokenizer/tokenizer.h"
 
@@ -42,10 +42,7 @@ struct EmbedArgs {
 
 // A path to a GGUF file, or the name of a stored model.
 Expected<std::string> model_path(const std::string& model) {
-    std::error_code ec;
-    const bool looks_like_path = model.ends_with(".gguf") || model.starts_with("/") ||
-                                 model.starts_with(".") || model.starts_with("~");
-    if (looks_like_path || std::filesystem::exists(model, ec)) return model;
+    if (names_a_file(model)) return model;
     CRIA_ASSIGN_OR_RETURN(store::ModelStore store, store::ModelStore::open_default());
     CRIA_ASSIGN_OR_RETURN(store::ModelDetails details, store.details(model));
     return details.model_path.string();

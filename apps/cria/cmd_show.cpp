@@ -1,6 +1,5 @@
 // `cria show PATH.gguf [--json]`: what a model file is, in the terms `ollama show` uses.
 #include <cstdio>
-#include <filesystem>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -9,6 +8,7 @@
 #include "commands.h"
 #include "gguf/model_summary.h"
 #include "gguf/reader.h"
+#include "model_commands_support.h"
 #include "show_model.h"
 
 namespace cria::app {
@@ -118,14 +118,8 @@ void add_show_command(CLI::App& root) {
     cmd->add_flag("--system", sections->system, "Show the system prompt of a model");
     cmd->add_flag("--license", sections->license, "Show the license of a model");
     cmd->callback([path, as_json, sections] {
-        // What exists, or is spelled like a path, is a file; anything else is a model name in
-        // the store (model names never start with '/' or '.').
-        std::error_code ec;
-        const std::string& p = *path;
-        const bool looks_like_path =
-            p.ends_with(".gguf") || p.starts_with("/") || p.starts_with(".") || p.starts_with("~");
         int code = 0;
-        if (looks_like_path || std::filesystem::exists(p, ec)) {
+        if (names_a_file(*path)) {
             code = show_file(*path, *as_json);
         } else {
             sections->json = *as_json;

@@ -5,11 +5,20 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <filesystem>
 #include <string>
 
 #include "store/model_store.h"
 
 namespace cria::app {
+
+// Whether a command's model argument names a file rather than a stored model: what exists, or
+// is spelled like a path, is a file (model names never start with '/', '.' or '~').
+inline bool names_a_file(const std::string& model) {
+    std::error_code ec;
+    return model.ends_with(".gguf") || model.starts_with("/") || model.starts_with(".") ||
+           model.starts_with("~") || std::filesystem::exists(model, ec);
+}
 
 // Prints "cria <command>: <message>" to stderr and returns the exit code 1.
 inline int fail(const char* command, const std::string& message) {

@@ -320,14 +320,13 @@ double Sampler::apply_typical(double total_weight) {
         ++kept;
         if (cumulative > target) break;
     }
-    std::vector<Candidate> typical_set;
-    typical_set.reserve(kept);
+    typical_set_.clear();
     double kept_weight = 0.0;
     for (size_t i = 0; i < kept; ++i) {
-        typical_set.push_back(candidates_[typical_order_[i].second]);
-        kept_weight += typical_set.back().weight;
+        typical_set_.push_back(candidates_[typical_order_[i].second]);
+        kept_weight += typical_set_.back().weight;
     }
-    candidates_.swap(typical_set);
+    candidates_.swap(typical_set_);  // both keep their capacity for the next steps
     return kept_weight;
 }
 

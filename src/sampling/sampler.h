@@ -157,6 +157,7 @@ class Sampler {
     std::vector<float> block_maxima_;    // [ceil(n_vocab / kMaxBlock)] maxima of logit blocks
     std::vector<Candidate> candidates_;  // [<= n_vocab]
     std::vector<std::pair<double, size_t>> typical_order_;  // [candidates] (score, index)
+    std::vector<Candidate> typical_set_;                    // [<= n_vocab] kept by typical_p
 };
 
 }  // namespace cria::sampling

@@ -1,10 +1,10 @@
 #include "server/embeddings.h"
 
 #include <chrono>
-#include <cmath>
 #include <cstring>
 
 #include "core/log.h"
+#include "engine/embedder.h"
 #include "server/http.h"
 #include "store/model_options.h"
 
@@ -207,12 +207,7 @@ void finish_embedding(std::vector<float>& v, std::optional<int64_t> dimensions, 
     if (dimensions && *dimensions < static_cast<int64_t>(v.size())) {
         v.resize(static_cast<size_t>(*dimensions));
     }
-    if (!normalize) return;
-    double sum = 0.0;
-    for (float x : v) sum += static_cast<double>(x) * x;
-    if (sum <= 0.0) return;
-    const double inv = 1.0 / std::sqrt(sum);
-    for (float& x : v) x = static_cast<float>(x * inv);
+    if (normalize) engine::l2_normalize(v);
 }
 
 std::string embedding_base64(const std::vector<float>& v) {
