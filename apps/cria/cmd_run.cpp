@@ -54,8 +54,8 @@ std::optional<std::string> answer(server::ServedModel& model,
         std::fflush(stdout);
         return true;
     };
-    std::optional<server::ChoiceOutcome> outcome;
-    events.on_finish = [&outcome](const server::ChoiceOutcome& finished) {
+    std::optional<server::ChoiceResult> outcome;
+    events.on_finish = [&outcome](const server::ChoiceResult& finished) {
         outcome = finished;
         return true;
     };

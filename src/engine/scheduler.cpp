@@ -425,6 +425,7 @@ void Scheduler::State::admit_locked(Clock::time_point now) {
         if (choice->phase == Choice::Phase::kPrompt) {
             start_prompt(*choice, best_prefix);
             request.report.cached_prompt_tokens += choice->prompt_done;
+            choice->result.cached_prompt_tokens = choice->prompt_done;
         }
         request.report.prompt_tokens += static_cast<int64_t>(prompt.size());
         active.push_back(std::move(choice));

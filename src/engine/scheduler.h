@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "engine/choice.h"
 #include "engine/engine.h"
 #include "sampling/sampling_params.h"
 
@@ -35,17 +36,6 @@ class Tokenizer;
 
 namespace cria::engine {
 
-// A token's bytes (possibly part of a UTF-8 character) and log-probability.
-struct TokenAlternative {
-    std::string bytes;
-    float logprob = 0.0f;
-};
-struct TokenLogprob {
-    std::string bytes;
-    float logprob = 0.0f;
-    std::vector<TokenAlternative> top;  // most likely first
-};
-
 // One choice to generate.
 struct ChoiceRequest {
     std::shared_ptr<const std::vector<int32_t>> prompt;  // shared by the choices of a prompt
@@ -54,23 +44,6 @@ struct ChoiceRequest {
     std::vector<std::string> stop;
     std::shared_ptr<const grammar::Grammar> grammar;  // constrains the output when set
     std::optional<int64_t> max_tokens;                // absent: until the context is full
-};
-
-struct ChoiceResult {
-    int index = 0;
-    std::string text;
-    std::string finish_reason;  // "stop" or "length"
-    int64_t completion_tokens = 0;
-    std::vector<int32_t> tokens;         // generated ids, an end-of-turn token excluded
-    std::vector<TokenLogprob> logprobs;  // when the sampling parameters ask for them
-};
-
-// What a caller hears, on its own thread. Returning false cancels the whole request.
-struct RequestEvents {
-    // New text in whole UTF-8 characters, with the logprobs of the tokens behind it.
-    std::function<bool(int index, const std::string& text, std::vector<TokenLogprob>&& logprobs)>
-        on_piece;
-    std::function<bool(const ChoiceResult& result)> on_finish;
 };
 
 // Figures of one request once it is over, for metrics.

@@ -13,6 +13,7 @@
 #include <variant>
 #include <vector>
 
+#include "engine/choice.h"
 #include "sampling/sampling_params.h"
 
 namespace cria::grammar {
@@ -120,23 +121,10 @@ std::optional<ApiError> validate_for_vocabulary(const GenerationRequest& request
 
 // ---- Responses -------------------------------------------------------------------------------
 
-// One token's log-probability and its most likely alternatives.
-struct TokenAlternative {
-    std::string bytes;  // the token's raw bytes (may be part of a UTF-8 character)
-    float logprob = 0.0f;
-};
-struct TokenLogprob {
-    std::string bytes;
-    float logprob = 0.0f;
-    std::vector<TokenAlternative> top;  // most likely first
-};
-
-struct ChoiceResult {
-    int index = 0;
-    std::string text;
-    std::string finish_reason;  // "stop" or "length"
-    std::vector<TokenLogprob> logprobs;
-};
+// One token's log-probability and alternatives, and a choice's result: the engine's own types.
+using engine::ChoiceResult;
+using engine::TokenAlternative;
+using engine::TokenLogprob;
 
 struct Usage {
     int64_t prompt_tokens = 0;

@@ -286,42 +286,8 @@ PendingGeneration::PendingGeneration(std::unique_ptr<engine::Submission> submiss
     : submission_(std::move(submission)) {}
 PendingGeneration::~PendingGeneration() = default;
 
-namespace {
-
-std::vector<TokenLogprob> to_api_logprobs(std::vector<engine::TokenLogprob>&& entries) {
-    std::vector<TokenLogprob> out;
-    out.reserve(entries.size());
-    for (engine::TokenLogprob& entry : entries) {
-        TokenLogprob converted{std::move(entry.bytes), entry.logprob, {}};
-        for (engine::TokenAlternative& alt : entry.top) {
-            converted.top.push_back({std::move(alt.bytes), alt.logprob});
-        }
-        out.push_back(std::move(converted));
-    }
-    return out;
-}
-
-}  // namespace
-
 Status PendingGeneration::wait(const GenerationEvents& events, const CancelCheck& cancelled) {
-    engine::RequestEvents engine_events;
-    engine_events.on_piece = [&](int index, const std::string& text,
-                                 std::vector<engine::TokenLogprob>&& logprobs) {
-        return events.on_piece ? events.on_piece(index, text, to_api_logprobs(std::move(logprobs)))
-                               : true;
-    };
-    engine_events.on_finish = [&](const engine::ChoiceResult& result) {
-        if (!events.on_finish) return true;
-        ChoiceOutcome outcome;
-        outcome.index = result.index;
-        outcome.text = result.text;
-        outcome.finish_reason = result.finish_reason;
-        outcome.completion_tokens = result.completion_tokens;
-        outcome.tokens = result.tokens;
-        outcome.logprobs = to_api_logprobs(std::vector<engine::TokenLogprob>(result.logprobs));
-        return events.on_finish(outcome);
-    };
-    return submission_->wait(engine_events, cancelled);
+    return submission_->wait(events, cancelled);
 }
 
 Expected<std::unique_ptr<PendingGeneration>> ServedModel::start(

@@ -49,25 +49,10 @@ struct ChoiceSpec {
     int index = 0;
 };
 
-struct ChoiceOutcome {
-    int index = 0;
-    std::string text;
-    std::string finish_reason;  // "stop" or "length"
-    int64_t completion_tokens = 0;
-    std::vector<int32_t> tokens;         // the generated ids (an end-of-turn token excluded)
-    std::vector<TokenLogprob> logprobs;  // filled when the request asked for logprobs
-};
-
 // What a caller hears while its choices are generated. Events arrive on the caller's own thread
-// (the one blocked in generate()), in order for each choice; choices interleave. A callback that
+// (the one blocked in wait()), in order for each choice; choices interleave. A callback that
 // returns false cancels the whole request.
-struct GenerationEvents {
-    // New text of a choice, in whole UTF-8 characters, with the logprobs of the tokens behind
-    // it (empty unless requested).
-    std::function<bool(int index, const std::string& text, std::vector<TokenLogprob>&& logprobs)>
-        on_piece;
-    std::function<bool(const ChoiceOutcome& outcome)> on_finish;
-};
+using GenerationEvents = engine::RequestEvents;
 
 // A request queued on a model by ServedModel::start(). Destroying it before wait() has returned
 // cancels the request.

@@ -6,6 +6,7 @@
 
 #include "core/log.h"
 #include "sampling/sampling_params.h"
+#include "server/chat_pipeline.h"
 #include "server/http.h"
 #include "server/model_defaults.h"
 #include "server/structured_output.h"
@@ -292,86 +293,70 @@ int http_status_of(const Status& status) {
 
 // Everything a request needs once its prompt is known, shared with the stream's provider.
 struct OllamaJob {
-    ModelLease lease;
     OllamaGenerationRequest request;
-    std::vector<int32_t> prompt;
-    GenerationRequest generation;
-    OutputPlan plan;
-    bool shaped = false;
+    std::unique_ptr<PreparedChat> chat;  // queued before the response starts: a full queue is a 503
     std::string created_at;
     Clock::time_point started;
-    // Queued on the model before the response starts, so that a full queue is a 503.
-    std::unique_ptr<PendingGeneration> pending;
 };
 
-// One piece of output as Ollama splits it.
-struct Piece {
-    std::string content;
-    std::string thinking;
-};
+// Ollama's answer as the pipeline shapes it: content and thinking gathered (and with `emit`,
+// each piece sent as a chunk), the choice kept for the final object.
+class OllamaSink : public ChatSink {
+  public:
+    OllamaSink(const OllamaJob& job, const std::function<bool(const json&)>& emit)
+        : job_(job), emit_(emit) {}
 
-Piece piece_of(const std::vector<json>& deltas) {
-    Piece piece;
-    for (const json& delta : deltas) {
+    bool on_delta(int, json&& delta, std::vector<TokenLogprob>*) override {
+        std::string content_piece;
+        std::string thinking_piece;
         if (delta.contains("content") && delta["content"].is_string()) {
-            piece.content += delta["content"].get<std::string>();
+            content_piece = delta["content"].get<std::string>();
         }
         if (delta.contains("reasoning_content") && delta["reasoning_content"].is_string()) {
-            piece.thinking += delta["reasoning_content"].get<std::string>();
+            thinking_piece = delta["reasoning_content"].get<std::string>();
         }
+        content += content_piece;
+        thinking += thinking_piece;
+        if (!emit_ || (content_piece.empty() && thinking_piece.empty())) return true;
+        const std::string& model = job_.request.model;
+        if (job_.request.is_chat) {
+            return emit_(
+                ollama_chat_chunk(model, job_.created_at,
+                                  ollama_message(content_piece, thinking_piece, json::array())));
+        }
+        return emit_(ollama_generate_chunk(model, job_.created_at, content_piece, thinking_piece));
     }
-    return piece;
-}
+    bool on_finish(ChatChoice&& finished) override {
+        choice = std::move(finished);
+        return true;
+    }
 
-json chunk_of(const OllamaJob& job, const Piece& piece) {
-    const std::string& model = job.request.model;
-    if (job.request.is_chat) {
-        return ollama_chat_chunk(model, job.created_at,
-                                 ollama_message(piece.content, piece.thinking, json::array()));
-    }
-    return ollama_generate_chunk(model, job.created_at, piece.content, piece.thinking);
-}
+    std::string content;
+    std::string thinking;
+    ChatChoice choice;
+
+  private:
+    const OllamaJob& job_;
+    const std::function<bool(const json&)>& emit_;
+};
 
 // Generates the answer. With `emit`, every piece goes out as a chunk and the final object
 // closes the stream; without it the whole answer is gathered into the final object.
 Status run_job(OllamaJob& job, const std::function<bool(const json&)>& emit,
                const CancelCheck& is_cancelled, json& final_object) {
-    ChatOutputShaper shaper(job.plan);
-    std::string content;
-    std::string thinking;
-    ChoiceOutcome outcome;
-    std::optional<Clock::time_point> first_piece;
+    OllamaSink sink(job, emit);
     const Clock::time_point generation_started = Clock::now();
-    auto take = [&](const std::vector<json>& deltas) {
-        const Piece piece = piece_of(deltas);
-        content += piece.content;
-        thinking += piece.thinking;
-        if (!emit || (piece.content.empty() && piece.thinking.empty())) return true;
-        return emit(chunk_of(job, piece));
-    };
-    GenerationEvents events;
-    events.on_piece = [&](int, const std::string& text, std::vector<TokenLogprob>&&) {
-        if (!first_piece) first_piece = Clock::now();
-        if (!job.shaped) return take({json{{"content", text}}});
-        return take(shaper.feed(text));
-    };
-    events.on_finish = [&](const ChoiceOutcome& finished) {
-        outcome = finished;
-        return true;
-    };
-    const Status status = job.pending->wait(events, is_cancelled);
-    job.pending.reset();
-    if (!status.is_ok()) return status;
+    CRIA_RETURN_IF_ERROR(run_chat(*job.chat, sink, is_cancelled));
     const Clock::time_point ended = Clock::now();
-    std::string finish_reason = outcome.finish_reason.empty() ? "stop" : outcome.finish_reason;
+    const ChoiceResult& outcome = sink.choice.result;
+    // Ollama names a turn that ended with calls "stop".
+    const std::string finish_reason =
+        outcome.finish_reason.empty() || outcome.finish_reason == "tool_calls"
+            ? "stop"
+            : outcome.finish_reason;
     json tool_calls = json::array();
-    if (job.shaped) {
-        std::string shaped_reason = finish_reason;
-        if (!take(shaper.finish(shaped_reason)))
-            return cancelled("the client closed the connection");
-        json message = json::object();
-        shaper.fill_message(message);
-        if (message.contains("tool_calls")) tool_calls = ollama_tool_calls(message["tool_calls"]);
+    if (sink.choice.message.contains("tool_calls")) {
+        tool_calls = ollama_tool_calls(sink.choice.message["tool_calls"]);
     }
     if (emit && !tool_calls.empty()) {
         // Ollama sends the calls in a chunk of their own once they are complete.
@@ -382,26 +367,26 @@ Status run_job(OllamaJob& job, const std::function<bool(const json&)>& emit,
     }
 
     OllamaStats stats;
-    stats.load = job.lease.load_duration();
+    stats.load = job.chat->lease.load_duration();
     stats.total = ended - job.started;
-    stats.prompt_eval_count = static_cast<int64_t>(job.prompt.size());
-    const Clock::time_point eval_start = first_piece.value_or(ended);
+    stats.prompt_eval_count = static_cast<int64_t>(job.chat->prompt.size());
+    const Clock::time_point eval_start = sink.choice.first_piece_at.value_or(ended);
     stats.prompt_eval = eval_start - generation_started;
     stats.eval_count = outcome.completion_tokens;
     stats.eval = ended - eval_start;
     const bool whole = !emit;
     if (job.request.is_chat) {
-        json message = whole ? ollama_message(content, thinking, tool_calls)
+        json message = whole ? ollama_message(sink.content, sink.thinking, tool_calls)
                              : ollama_message("", "", json::array());
         final_object = ollama_final(ollama_chat_chunk(job.request.model, job.created_at, message),
                                     finish_reason, stats, nullptr);
     } else {
-        std::vector<int32_t> context = job.prompt;
+        std::vector<int32_t> context = job.chat->prompt;
         context.insert(context.end(), outcome.tokens.begin(), outcome.tokens.end());
-        final_object =
-            ollama_final(ollama_generate_chunk(job.request.model, job.created_at,
-                                               whole ? content : "", whole ? thinking : ""),
-                         finish_reason, stats, &context);
+        final_object = ollama_final(
+            ollama_generate_chunk(job.request.model, job.created_at, whole ? sink.content : "",
+                                  whole ? sink.thinking : ""),
+            finish_reason, stats, &context);
     }
     return Status::ok();
 }
@@ -423,104 +408,55 @@ void send_line(httplib::Response& res, const json& body, bool stream) {
                     stream ? "application/x-ndjson" : "application/json");
 }
 
-// Builds the prompt and the generation settings; writes the error and returns false when the
-// request cannot run.
-bool prepare(OllamaJob& job, httplib::Response& res) {
+// Converts the request for the chat pipeline and prepares it; writes the error and returns
+// false when the request cannot run.
+bool prepare(OllamaJob& job, ModelLease lease, httplib::Response& res) {
     OllamaGenerationRequest& request = job.request;
-    ServedModel& model = job.lease.model();
-    const ModelSource& source = job.lease.source();
+    ServedModel& model = lease.model();
 
     // Request options > Modelfile parameters > the sampler's defaults.
-    const nlohmann::json options = store::merge_options(source.recipe.parameters, request.options);
-    job.generation = GenerationRequest{};
-    job.generation.sampling = sampling::SamplingParams{};
-    apply_options(job.generation, options);
+    const nlohmann::json options =
+        store::merge_options(lease.source().recipe.parameters, request.options);
+    ChatInput input;
+    input.chat = std::move(request.chat);
+    input.chat.generation = GenerationRequest{};
+    input.chat.generation.sampling = sampling::SamplingParams{};
+    apply_options(input.chat.generation, options);
     const Status valid =
-        sampling::validate_sampling_params(job.generation.sampling, model.n_vocab());
+        sampling::validate_sampling_params(input.chat.generation.sampling, model.n_vocab());
     if (!valid.is_ok()) {
         send_ollama_error(res, 400, valid.message());
         return false;
     }
-
-    const bool templated = !request.raw && !model.chat_template_source().empty();
-    if (request.is_chat || templated) {
-        if (request.is_chat) {
-            apply_recipe_messages(request.chat.messages, source.recipe);
-        } else if (!request.system && source.recipe.system && !source.recipe.system->empty()) {
-            // /api/generate takes the Modelfile's SYSTEM, not its MESSAGE history.
-            store::ModelRecipe system_only;
-            system_only.system = source.recipe.system;
-            apply_recipe_messages(request.chat.messages, system_only);
-        }
-        if (request.think == true && !chat::template_has_reasoning(model.chat_template_source())) {
-            send_ollama_error(res, 400, "\"" + request.model + "\" does not support thinking");
-            return false;
-        }
-        ApiResult<OutputPlan> planned =
-            plan_chat_output(request.chat, model.chat_template_source());
-        if (!planned.ok()) {
-            send_ollama_error(res, 400, planned.error().message);
-            return false;
-        }
-        job.plan = std::move(planned.value());
-        ApiResult<std::vector<int32_t>> prompt = model.chat_prompt(request.chat);
-        if (!prompt.ok()) {
-            send_ollama_error(res, prompt.error().http_status, prompt.error().message);
-            return false;
-        }
-        job.prompt = std::move(prompt.value());
-        if (job.plan.split_reasoning) {
-            const size_t tail = std::min<size_t>(job.prompt.size(), 16);
-            job.plan.starts_in_reasoning =
-                chat::prompt_opens_reasoning(model.detokenize(std::vector<int32_t>(
-                    job.prompt.end() - static_cast<long>(tail), job.prompt.end())));
-        }
-        job.shaped = job.plan.split_reasoning || job.plan.parse_tool_calls;
-    } else {
-        // raw, or a model without a chat template: the prompt as is. `format` still applies.
-        if (request.think == true) {
-            send_ollama_error(res, 400,
-                              "think needs the model's chat template; raw prompts have none");
-            return false;
-        }
-        ApiResult<OutputPlan> planned = plan_chat_output(request.chat, "");
-        if (!planned.ok()) {
-            send_ollama_error(res, 400, planned.error().message);
-            return false;
-        }
-        job.plan = std::move(planned.value());
-        job.plan.split_reasoning = false;
-        job.plan.parse_tool_calls = false;
-        PromptInput input;
-        input.text = request.prompt;
-        ApiResult<std::vector<int32_t>> prompt = model.completion_prompt(input);
-        if (!prompt.ok()) {
-            send_ollama_error(res, prompt.error().http_status, prompt.error().message);
-            return false;
-        }
-        job.prompt = std::move(prompt.value());
-    }
-    job.generation.grammar = job.plan.grammar;
-
-    if (!request.is_chat && !request.context.empty()) {
-        for (int32_t id : request.context) {
-            if (id >= model.n_vocab()) {
+    input.require_reasoning = request.think == true;
+    if (!request.is_chat) {
+        input.prompt_param = "prompt";
+        input.prefix_tokens = request.context;
+        // /api/generate takes the Modelfile's SYSTEM (unless the request names one), not its
+        // MESSAGE history.
+        input.recipe = request.system ? RecipeMessages::kNone : RecipeMessages::kSystemOnly;
+        if (request.raw || model.chat_template_source().empty()) {
+            // raw, or a model without a chat template: the prompt as is.
+            if (request.think == true) {
                 send_ollama_error(res, 400,
-                                  "context holds token id " + std::to_string(id) +
-                                      ", outside the model's vocabulary");
+                                  "think needs the model's chat template; raw prompts have none");
                 return false;
             }
+            input.raw_prompt = request.prompt;
         }
-        job.prompt.insert(job.prompt.begin(), request.context.begin(), request.context.end());
     }
-    if (static_cast<int64_t>(job.prompt.size()) >= model.context_length()) {
-        send_ollama_error(res, 400,
-                          "the prompt is " + std::to_string(job.prompt.size()) +
-                              " tokens, but the model's context holds " +
-                              std::to_string(model.context_length()) +
-                              " (raise num_ctx in options or the Modelfile)");
+    ApiResult<std::unique_ptr<PreparedChat>> prepared =
+        prepare_chat(std::move(lease), std::move(input));
+    if (!prepared.ok()) {
+        const ApiError& error = prepared.error();
+        std::string message = error.message;
+        if (error.code == "context_length_exceeded") {
+            message += " Raise num_ctx in options or the Modelfile.";
+        }
+        send_ollama_error(res, error.http_status, message);
         return false;
     }
+    job.chat = std::move(prepared.value());
     return true;
 }
 
@@ -563,18 +499,14 @@ void handle_generation(ModelManager& models, bool is_chat, const httplib::Reques
     }
 
     auto job = std::make_shared<OllamaJob>();
-    job->lease = std::move(lease).value();
     job->request = std::move(request);
     job->created_at = created_at;
     job->started = started;
-    if (!prepare(*job, res)) return;
-    Expected<std::unique_ptr<PendingGeneration>> pending =
-        job->lease.model().start({job->prompt}, {ChoiceSpec{0, 0}}, job->generation);
-    if (!pending.has_value()) {
-        if (http_status_of(pending.status()) == 503) res.set_header("Retry-After", "1");
-        return send_ollama_error(res, http_status_of(pending.status()), pending.status().message());
+    if (!prepare(*job, std::move(lease).value(), res)) return;
+    if (Status queued = start_chat(*job->chat); !queued.is_ok()) {
+        if (http_status_of(queued) == 503) res.set_header("Retry-After", "1");
+        return send_ollama_error(res, http_status_of(queued), queued.message());
     }
-    job->pending = std::move(pending).value();
 
     if (!job->request.stream) {
         const ClientConnection connection(req);

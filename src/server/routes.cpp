@@ -7,62 +7,15 @@
 #include <vector>
 
 #include "core/log.h"
+#include "server/chat_pipeline.h"
 #include "server/embeddings.h"
 #include "server/http.h"
 #include "server/model_defaults.h"
-#include "server/structured_output.h"
 
 namespace cria::server {
-namespace {
 
-using json = nlohmann::ordered_json;
-
-// One choice to generate: which prompt, and the choice's index in the response.
-// Jobs are listed in index order: jobs[i].index == i.
-struct ChoiceJob {
-    size_t prompt = 0;
-    int index = 0;
-};
-
-// What a handler wants to hear while the choices of one request are generated: on_start for
-// every job before generation begins, then pieces and finishes as the choices progress (choices
-// interleave; each one's events come in order).
-struct JobEvents {
-    std::function<bool(const ChoiceJob&)> on_start;
-    std::function<bool(const ChoiceJob&, const std::string&, std::vector<TokenLogprob>&&)> on_piece;
-    std::function<bool(const ChoiceJob&, const ChoiceOutcome&)> on_finish;
-};
-
-// Everything a request needs from the time its prompt is known until its last choice is done.
-struct PreparedRequest {
-    ModelLease lease;  // keeps the model loaded until the last chunk is written
-    ServedModel* model = nullptr;
-    GenerationRequest generation;
-    std::vector<std::vector<int32_t>> prompts;
-    std::vector<ChoiceJob> jobs;
-    std::unique_ptr<PendingGeneration> pending;  // set by start_generation()
-    ResponseMeta meta;
-    bool include_usage = false;
-    Usage usage;
-};
-
-Status client_gone() {
-    return cancelled("the client closed the connection");
-}
-
-// Queues the request's choices on the model before any byte of the response is written, so
-// that a full queue is answered with 503 (retryable) instead of a broken stream. False after
-// writing the error.
-bool start_generation(PreparedRequest& request, httplib::Response& res) {
-    std::vector<ChoiceSpec> choices;
-    for (const ChoiceJob& job : request.jobs) choices.push_back({job.prompt, job.index});
-    Expected<std::unique_ptr<PendingGeneration>> pending =
-        request.model->start(request.prompts, choices, request.generation);
-    if (pending.has_value()) {
-        request.pending = std::move(pending).value();
-        return true;
-    }
-    const Status& status = pending.status();
+// Writes the status of a request that could not be queued.
+void send_start_error(httplib::Response& res, const Status& status) {
     if (status.code() == ErrorCode::kResourceExhausted ||
         status.code() == ErrorCode::kUnavailable) {
         res.set_header("Retry-After", "1");
@@ -72,49 +25,24 @@ bool start_generation(PreparedRequest& request, httplib::Response& res) {
     } else {
         send_error(res, internal_fault(status.message()));
     }
-    return false;
 }
 
-// Runs every job of the started request. kCancelled when the client left.
-Status run_jobs(PreparedRequest& request, const JobEvents& events,
-                const CancelCheck& is_cancelled) {
-    for (const ChoiceJob& job : request.jobs) {
-        if (events.on_start && !events.on_start(job)) return client_gone();
-    }
-    // Events name choices by index, and a job's index is its place in `jobs`.
-    auto job_of = [&request](int index) -> const ChoiceJob& {
-        const ChoiceJob& job = request.jobs.at(static_cast<size_t>(index));
-        assert(job.index == index);
-        return job;
-    };
-    GenerationEvents model_events;
-    model_events.on_piece = [&](int index, const std::string& text,
-                                std::vector<TokenLogprob>&& logprobs) {
-        return events.on_piece ? events.on_piece(job_of(index), text, std::move(logprobs)) : true;
-    };
-    model_events.on_finish = [&](const ChoiceOutcome& outcome) {
-        request.usage.completion_tokens += outcome.completion_tokens;
-        return events.on_finish ? events.on_finish(job_of(outcome.index), outcome) : true;
-    };
-    const Status status = request.pending->wait(model_events, is_cancelled);
-    request.pending.reset();
+// Writes the status of a request that ended without its answer (nobody hears a cancelled one,
+// but httplib still needs a response).
+void send_run_error(httplib::Response& res, const std::string& id, const Status& status) {
     if (status.code() == ErrorCode::kCancelled) {
-        CRIA_LOG_INFO("%s: the client closed the connection; generation stopped",
-                      request.meta.id.c_str());
+        CRIA_LOG_INFO("%s: the client closed the connection; generation stopped", id.c_str());
+        return send_error(res, invalid_request("The client closed the connection."));
     }
-    return status;
-}
-
-ResponseMeta make_meta(const char* id_prefix, const ServedModel& model, const std::string& name) {
-    return ResponseMeta{new_response_id(id_prefix), static_cast<int64_t>(std::time(nullptr)), name,
-                        model.fingerprint()};
+    CRIA_LOG_ERROR("generation for %s failed: %s", id.c_str(), status.message().c_str());
+    send_error(res, internal_fault(status.message()));
 }
 
 // Leases the model (loading it when needed) and checks what depends on it; nullopt after
 // writing the error.
-std::optional<ModelLease> resolve_model(ModelManager& models, const std::string& name,
-                                        const GenerationRequest& generation,
-                                        httplib::Response& res) {
+std::optional<ModelLease> lease_generation_model(ModelManager& models, const std::string& name,
+                                                 const GenerationRequest& generation,
+                                                 httplib::Response& res) {
     Expected<ModelLease> lease = models.acquire(name);
     if (!lease.has_value()) {
         if (lease.status().code() == ErrorCode::kNotFound) {
@@ -142,10 +70,100 @@ std::optional<ModelLease> resolve_model(ModelManager& models, const std::string&
     return std::move(lease).value();
 }
 
+namespace {
+
 // The request body as JSON, to see which fields the client sent (the parser fills defaults).
 nlohmann::json body_fields(const httplib::Request& req) {
     nlohmann::json body = nlohmann::json::parse(req.body, nullptr, false);
     return body.is_object() ? body : nlohmann::json::object();
+}
+
+using json = nlohmann::ordered_json;
+
+// One choice to generate: which prompt, and the choice's index in the response.
+// Jobs are listed in index order: jobs[i].index == i.
+struct ChoiceJob {
+    size_t prompt = 0;
+    int index = 0;
+};
+
+// What a handler wants to hear while the choices of one request are generated: on_start for
+// every job before generation begins, then pieces and finishes as the choices progress (choices
+// interleave; each one's events come in order).
+struct JobEvents {
+    std::function<bool(const ChoiceJob&)> on_start;
+    std::function<bool(const ChoiceJob&, const std::string&, std::vector<TokenLogprob>&&)> on_piece;
+    std::function<bool(const ChoiceJob&, const ChoiceResult&)> on_finish;
+};
+
+// Everything a request needs from the time its prompt is known until its last choice is done.
+struct PreparedRequest {
+    ModelLease lease;  // keeps the model loaded until the last chunk is written
+    ServedModel* model = nullptr;
+    GenerationRequest generation;
+    std::vector<std::vector<int32_t>> prompts;
+    std::vector<ChoiceJob> jobs;
+    std::unique_ptr<PendingGeneration> pending;  // set by start_generation()
+    ResponseMeta meta;
+    bool include_usage = false;
+    Usage usage;
+};
+
+Status client_gone() {
+    return cancelled("the client closed the connection");
+}
+
+// Logs a stream whose client went away; false drops the connection.
+bool client_left(const std::string& id) {
+    CRIA_LOG_INFO("%s: the client closed the connection; generation stopped", id.c_str());
+    return false;
+}
+
+// Queues the request's choices on the model before any byte of the response is written, so
+// that a full queue is answered with 503 (retryable) instead of a broken stream. False after
+// writing the error.
+bool start_generation(PreparedRequest& request, httplib::Response& res) {
+    std::vector<ChoiceSpec> choices;
+    for (const ChoiceJob& job : request.jobs) choices.push_back({job.prompt, job.index});
+    Expected<std::unique_ptr<PendingGeneration>> pending =
+        request.model->start(request.prompts, choices, request.generation);
+    if (!pending.has_value()) {
+        send_start_error(res, pending.status());
+        return false;
+    }
+    request.pending = std::move(pending).value();
+    return true;
+}
+
+// Runs every job of the started request. kCancelled when the client left.
+Status run_jobs(PreparedRequest& request, const JobEvents& events,
+                const CancelCheck& is_cancelled) {
+    for (const ChoiceJob& job : request.jobs) {
+        if (events.on_start && !events.on_start(job)) return client_gone();
+    }
+    // Events name choices by index, and a job's index is its place in `jobs`.
+    auto job_of = [&request](int index) -> const ChoiceJob& {
+        const ChoiceJob& job = request.jobs.at(static_cast<size_t>(index));
+        assert(job.index == index);
+        return job;
+    };
+    GenerationEvents model_events;
+    model_events.on_piece = [&](int index, const std::string& text,
+                                std::vector<TokenLogprob>&& logprobs) {
+        return events.on_piece ? events.on_piece(job_of(index), text, std::move(logprobs)) : true;
+    };
+    model_events.on_finish = [&](const ChoiceResult& outcome) {
+        request.usage.completion_tokens += outcome.completion_tokens;
+        return events.on_finish ? events.on_finish(job_of(outcome.index), outcome) : true;
+    };
+    const Status status = request.pending->wait(model_events, is_cancelled);
+    request.pending.reset();
+    return status;
+}
+
+ResponseMeta make_meta(const char* id_prefix, const ServedModel& model, const std::string& name) {
+    return ResponseMeta{new_response_id(id_prefix), static_cast<int64_t>(std::time(nullptr)), name,
+                        model.fingerprint()};
 }
 
 // The prompt must leave room for at least one generated token.
@@ -177,7 +195,7 @@ void stream_response(const httplib::Request& req, httplib::Response& res,
             SseWriter writer(sink);
             CancelCheck is_cancelled = [&] { return writer.failed() || connection.disconnected(); };
             const Status status = run_jobs(*request, build_events(writer, *request), is_cancelled);
-            if (status.code() == ErrorCode::kCancelled) return false;  // drop the connection
+            if (status.code() == ErrorCode::kCancelled) return client_left(request->meta.id);
             if (!status.is_ok()) {
                 // Headers are out; the fault travels as an event and the stream ends.
                 log_failure(*request, status);
@@ -195,174 +213,119 @@ void stream_response(const httplib::Request& req, httplib::Response& res,
 }
 
 // Runs the request to the end and returns the outcomes in job order, or writes the error.
-std::optional<std::vector<ChoiceOutcome>> run_to_completion(const httplib::Request& req,
-                                                            httplib::Response& res,
-                                                            PreparedRequest& request) {
+std::optional<std::vector<ChoiceResult>> run_to_completion(const httplib::Request& req,
+                                                           httplib::Response& res,
+                                                           PreparedRequest& request) {
     if (!start_generation(request, res)) return std::nullopt;
     const ClientConnection connection(req);
-    std::vector<ChoiceOutcome> outcomes(request.jobs.size());
+    std::vector<ChoiceResult> outcomes(request.jobs.size());
     JobEvents events;
-    events.on_finish = [&](const ChoiceJob& job, const ChoiceOutcome& outcome) {
+    events.on_finish = [&](const ChoiceJob& job, const ChoiceResult& outcome) {
         outcomes[static_cast<size_t>(&job - request.jobs.data())] = outcome;
         return true;
     };
     const Status status = run_jobs(request, events, [&] { return connection.disconnected(); });
-    if (status.code() == ErrorCode::kCancelled) {
-        // Nobody is listening; httplib still needs a response object.
-        send_error(res, invalid_request("The client closed the connection."));
-        return std::nullopt;
-    }
     if (!status.is_ok()) {
-        log_failure(request, status);
-        send_error(res, internal_fault(status.message()));
+        send_run_error(res, request.meta.id, status);
         return std::nullopt;
     }
     return outcomes;
 }
 
-ChoiceResult to_choice(int index, ChoiceOutcome&& outcome) {
-    return ChoiceResult{index, std::move(outcome.text), std::move(outcome.finish_reason),
-                        std::move(outcome.logprobs)};
-}
+// Chat completions as OpenAI streams them: a role chunk per choice, a chunk per shaped delta
+// and a finish chunk.
+class ChatChunkSink : public ChatSink {
+  public:
+    ChatChunkSink(SseWriter& writer, const ResponseMeta& meta, bool include_usage, Usage& usage)
+        : writer_(writer), meta_(meta), include_usage_(include_usage), usage_(usage) {}
+
+    bool on_start(int index) override {
+        return writer_.send(chat_chunk_role_json(meta_, index, include_usage_));
+    }
+    bool on_delta(int index, json&& delta, std::vector<TokenLogprob>* logprobs) override {
+        json chunk = chat_chunk_content_json(meta_, index, "", logprobs, include_usage_);
+        chunk["choices"][0]["delta"] = std::move(delta);
+        return writer_.send(chunk);
+    }
+    bool on_finish(ChatChoice&& choice) override {
+        usage_.completion_tokens += choice.result.completion_tokens;
+        return writer_.send(chat_chunk_finish_json(meta_, choice.result.index,
+                                                   choice.result.finish_reason, include_usage_));
+    }
+
+  private:
+    SseWriter& writer_;
+    const ResponseMeta& meta_;
+    bool include_usage_;
+    Usage& usage_;
+};
 
 void handle_chat(ModelManager& models, const httplib::Request& req, httplib::Response& res) {
     ApiResult<ChatCompletionRequest> parsed = parse_chat_completion_request(req.body);
     if (!parsed.ok()) return send_error(res, parsed.error());
-    ChatCompletionRequest& chat = parsed.value();
-    std::optional<ModelLease> lease = resolve_model(models, chat.model, chat.generation, res);
+    ChatInput input;
+    input.chat = std::move(parsed.value());
+    std::optional<ModelLease> lease =
+        lease_generation_model(models, input.chat.model, input.chat.generation, res);
     if (!lease) return;
-    ServedModel* model = &lease->model();
-    // The Modelfile's SYSTEM, MESSAGE and PARAMETER values for what the request left out.
-    const store::ModelRecipe& recipe = lease->source().recipe;
-    apply_recipe_messages(chat.messages, recipe);
-    apply_model_parameters(chat.generation, recipe.parameters, body_fields(req));
-    ApiResult<OutputPlan> planned = plan_chat_output(chat, model->chat_template_source());
-    if (!planned.ok()) return send_error(res, planned.error());
-    auto plan = std::make_shared<OutputPlan>(std::move(planned.value()));
-    ApiResult<std::vector<int32_t>> prompt = model->chat_prompt(chat);
-    if (!prompt.ok()) return send_error(res, prompt.error());
-    if (auto error = check_context(*model, prompt.value().size(), "messages")) {
-        return send_error(res, *error);
+    // The Modelfile's PARAMETER values for the fields the request left out.
+    apply_model_parameters(input.chat.generation, lease->source().recipe.parameters,
+                           body_fields(req));
+    const bool stream = input.chat.stream;
+    const bool include_usage = input.chat.include_usage;
+    ApiResult<std::unique_ptr<PreparedChat>> prepared =
+        prepare_chat(std::move(*lease), std::move(input));
+    if (!prepared.ok()) return send_error(res, prepared.error());
+    std::shared_ptr<PreparedChat> chat = std::move(prepared.value());
+    if (Status started = start_chat(*chat); !started.is_ok()) {
+        return send_start_error(res, started);
     }
-    if (plan->split_reasoning) {
-        // QwQ and the R1 distills open <think> in the prompt itself.
-        const std::vector<int32_t>& ids = prompt.value();
-        const size_t tail = std::min<size_t>(ids.size(), 16);
-        plan->starts_in_reasoning = chat::prompt_opens_reasoning(model->detokenize(
-            std::vector<int32_t>(ids.end() - static_cast<long>(tail), ids.end())));
-    }
-    // Reasoning and tool calls are carved out of the text; plain answers pass through as is.
-    const bool shaped = plan->split_reasoning || plan->parse_tool_calls;
+    auto meta =
+        std::make_shared<ResponseMeta>(make_meta("chatcmpl-", chat->model(), chat->chat.model));
+    const Usage prompt_usage{static_cast<int64_t>(chat->prompt.size()), 0};
+    const ClientConnection connection(req);
 
-    auto request = std::make_shared<PreparedRequest>();
-    request->lease = std::move(*lease);
-    request->model = model;
-    request->generation = chat.generation;
-    request->generation.grammar = plan->grammar;
-    request->usage.prompt_tokens = static_cast<int64_t>(prompt.value().size());
-    request->prompts.push_back(std::move(prompt.value()));
-    for (int i = 0; i < chat.generation.n; ++i) request->jobs.push_back({0, i});
-    request->meta = make_meta("chatcmpl-", *model, chat.model);
-    request->include_usage = chat.include_usage;
-    const bool with_logprobs = chat.generation.sampling.logprobs;
-
-    if (!chat.stream) {
-        auto outcomes = run_to_completion(req, res, *request);
-        if (!outcomes) return;
-        std::vector<ChoiceResult> choices;
-        std::vector<json> messages;  // shaped messages, in choice order
-        for (size_t i = 0; i < outcomes->size(); ++i) {
-            ChoiceOutcome& outcome = (*outcomes)[i];
-            if (shaped) {
-                ChatOutputShaper shaper(*plan);
-                shaper.feed(outcome.text);
-                shaper.finish(outcome.finish_reason);
-                json message = json::object();
-                shaper.fill_message(message);
-                messages.push_back(std::move(message));
-            }
-            choices.push_back(to_choice(static_cast<int>(i), std::move(outcome)));
+    if (!stream) {
+        ChoiceCollector collector(chat->generation.n);
+        const Status status = run_chat(*chat, collector, [&] { return connection.disconnected(); });
+        if (!status.is_ok()) return send_run_error(res, meta->id, status);
+        Usage usage = prompt_usage;
+        std::vector<ChoiceResult> results;
+        for (ChatChoice& choice : collector.choices) {
+            usage.completion_tokens += choice.result.completion_tokens;
+            results.push_back(choice.result);
         }
-        json body = chat_completion_json(request->meta, choices, with_logprobs, request->usage);
-        for (size_t i = 0; i < messages.size(); ++i) {
-            for (auto& [key, value] : messages[i].items()) {
+        json body = chat_completion_json(*meta, results, chat->generation.sampling.logprobs, usage);
+        for (size_t i = 0; i < collector.choices.size(); ++i) {
+            for (auto& [key, value] : collector.choices[i].message.items()) {
                 body["choices"][i]["message"][key] = value;
             }
         }
         return send_json(res, 200, body);
     }
-    if (shaped) {
-        stream_response(
-            req, res, request, "chat.completion.chunk",
-            [with_logprobs, plan](SseWriter& writer, PreparedRequest& r) {
-                // One shaper per choice, by index (choices interleave).
-                auto shapers =
-                    std::make_shared<std::vector<std::unique_ptr<ChatOutputShaper>>>(r.jobs.size());
-                auto shaper_of = [shapers, &r](const ChoiceJob& job) -> ChatOutputShaper& {
-                    return *(*shapers)[static_cast<size_t>(&job - r.jobs.data())];
-                };
-                // Each delta travels in a content chunk whose delta is replaced.
-                auto send_delta = [&writer, &r](int index, json delta,
-                                                const std::vector<TokenLogprob>* logprobs) {
-                    json chunk =
-                        chat_chunk_content_json(r.meta, index, "", logprobs, r.include_usage);
-                    chunk["choices"][0]["delta"] = std::move(delta);
-                    return writer.send(chunk);
-                };
-                JobEvents events;
-                events.on_start = [&writer, &r, plan, shapers](const ChoiceJob& job) {
-                    (*shapers)[static_cast<size_t>(&job - r.jobs.data())] =
-                        std::make_unique<ChatOutputShaper>(*plan);
-                    return writer.send(chat_chunk_role_json(r.meta, job.index, r.include_usage));
-                };
-                events.on_piece = [send_delta, shaper_of, with_logprobs](
-                                      const ChoiceJob& job, const std::string& text,
-                                      std::vector<TokenLogprob>&& logprobs) {
-                    std::vector<json> deltas = shaper_of(job).feed(text);
-                    if (deltas.empty() && with_logprobs && !logprobs.empty()) {
-                        deltas.push_back({{"content", ""}});
-                    }
-                    for (size_t i = 0; i < deltas.size(); ++i) {
-                        const bool first = i == 0 && with_logprobs;
-                        if (!send_delta(job.index, std::move(deltas[i]),
-                                        first ? &logprobs : nullptr)) {
-                            return false;
-                        }
-                    }
-                    return true;
-                };
-                events.on_finish = [&writer, &r, send_delta, shaper_of](
-                                       const ChoiceJob& job, const ChoiceOutcome& outcome) {
-                    std::string finish_reason = outcome.finish_reason;
-                    for (json& delta : shaper_of(job).finish(finish_reason)) {
-                        if (!send_delta(job.index, std::move(delta), nullptr)) return false;
-                    }
-                    return writer.send(
-                        chat_chunk_finish_json(r.meta, job.index, finish_reason, r.include_usage));
-                };
-                return events;
-            });
-        return;
-    }
-    stream_response(
-        req, res, request, "chat.completion.chunk",
-        [with_logprobs](SseWriter& writer, PreparedRequest& r) {
-            JobEvents events;
-            events.on_start = [&writer, &r](const ChoiceJob& job) {
-                return writer.send(chat_chunk_role_json(r.meta, job.index, r.include_usage));
-            };
-            events.on_piece = [&writer, &r, with_logprobs](const ChoiceJob& job,
-                                                           const std::string& text,
-                                                           std::vector<TokenLogprob>&& logprobs) {
-                if (text.empty() && logprobs.empty()) return true;
-                return writer.send(chat_chunk_content_json(
-                    r.meta, job.index, text, with_logprobs ? &logprobs : nullptr, r.include_usage));
-            };
-            events.on_finish = [&writer, &r](const ChoiceJob& job, const ChoiceOutcome& outcome) {
-                return writer.send(chat_chunk_finish_json(r.meta, job.index, outcome.finish_reason,
-                                                          r.include_usage));
-            };
-            return events;
+    set_event_stream_headers(res);
+    res.set_chunked_content_provider(
+        "text/event-stream",
+        [chat, meta, connection, include_usage, prompt_usage](size_t, httplib::DataSink& sink) {
+            SseWriter writer(sink);
+            Usage usage = prompt_usage;
+            ChatChunkSink chunks(writer, *meta, include_usage, usage);
+            const Status status = run_chat(
+                *chat, chunks, [&] { return writer.failed() || connection.disconnected(); });
+            if (status.code() == ErrorCode::kCancelled) return client_left(meta->id);
+            if (!status.is_ok()) {
+                // Headers are out; the fault travels as an event and the stream ends.
+                CRIA_LOG_ERROR("generation for %s failed: %s", meta->id.c_str(),
+                               status.message().c_str());
+                writer.send(error_json(internal_fault(status.message())));
+            } else {
+                if (include_usage) {
+                    writer.send(usage_chunk_json(*meta, "chat.completion.chunk", usage));
+                }
+                writer.send_done();
+            }
+            sink.done();
+            return true;
         });
 }
 
@@ -371,7 +334,7 @@ void handle_completion(ModelManager& models, const httplib::Request& req, httpli
     if (!parsed.ok()) return send_error(res, parsed.error());
     CompletionRequest& completion = parsed.value();
     std::optional<ModelLease> lease =
-        resolve_model(models, completion.model, completion.generation, res);
+        lease_generation_model(models, completion.model, completion.generation, res);
     if (!lease) return;
     ServedModel* model = &lease->model();
     apply_model_parameters(completion.generation, lease->source().recipe.parameters,
@@ -410,9 +373,10 @@ void handle_completion(ModelManager& models, const httplib::Request& req, httpli
         json body;
         for (size_t i = 0; i < outcomes->size(); ++i) {
             const std::string& echo = (*echoes)[request->jobs[i].prompt];
-            ChoiceOutcome& outcome = (*outcomes)[i];
+            ChoiceResult& outcome = (*outcomes)[i];
             outcome.text.insert(0, echo);
-            choices.push_back(to_choice(request->jobs[i].index, std::move(outcome)));
+            outcome.index = request->jobs[i].index;
+            choices.push_back(std::move(outcome));
         }
         body = completion_json(request->meta, choices, with_logprobs, request->usage);
         // Offsets count from the start of the returned text, echo included.
@@ -451,7 +415,7 @@ void handle_completion(ModelManager& models, const httplib::Request& req, httpli
                                                          with_logprobs ? &logprobs : nullptr,
                                                          offset, std::nullopt, r.include_usage));
             };
-            events.on_finish = [&writer, &r](const ChoiceJob& job, const ChoiceOutcome& outcome) {
+            events.on_finish = [&writer, &r](const ChoiceJob& job, const ChoiceResult& outcome) {
                 return writer.send(completion_chunk_json(r.meta, job.index, "", nullptr, 0,
                                                          outcome.finish_reason, r.include_usage));
             };

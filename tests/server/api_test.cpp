@@ -385,7 +385,9 @@ ResponseMeta meta() {
 }
 
 TEST(ChatResponse, NonStreamingShape) {
-    ChoiceResult choice{0, "Hi there", "stop", {}};
+    ChoiceResult choice;
+    choice.text = "Hi there";
+    choice.finish_reason = "stop";
     json out = chat_completion_json(meta(), {choice}, false, {7, 2});
     EXPECT_EQ(out["id"], "chatcmpl-abc");
     EXPECT_EQ(out["object"], "chat.completion");
@@ -405,7 +407,10 @@ TEST(ChatResponse, NonStreamingShape) {
 
 TEST(ChatResponse, Logprobs) {
     TokenLogprob token{"\xe2\x80", -0.5f, {{"\xe2\x80", -0.5f}, {"a", -1.5f}}};
-    ChoiceResult choice{0, "x", "length", {token}};
+    ChoiceResult choice;
+    choice.text = "x";
+    choice.finish_reason = "length";
+    choice.logprobs = {token};
     json out = chat_completion_json(meta(), {choice}, true, {1, 1});
     const json& entry = out["choices"][0]["logprobs"]["content"][0];
     EXPECT_EQ(entry["token"], "\\xe2\\x80");
@@ -455,7 +460,11 @@ TEST(CompletionResponse, LegacyLogprobsShape) {
     EXPECT_EQ(lp["text_offset"], json({5, 8}));
     EXPECT_FLOAT_EQ(lp["top_logprobs"][0]["Hel"].get<float>(), -0.1f);
 
-    json out = completion_json(meta(), {{0, "Hello", "length", tokens}}, true, {2, 2});
+    ChoiceResult choice;
+    choice.text = "Hello";
+    choice.finish_reason = "length";
+    choice.logprobs = tokens;
+    json out = completion_json(meta(), {choice}, true, {2, 2});
     EXPECT_EQ(out["object"], "text_completion");
     EXPECT_EQ(out["choices"][0]["text"], "Hello");
     EXPECT_EQ(out["choices"][0]["logprobs"]["text_offset"], json({0, 3}));

@@ -78,15 +78,15 @@ class GenerationTest : public ::testing::Test {
     }
 
     // Generates one choice with the given index; the streamed text goes to `streamed`.
-    static ChoiceOutcome run(const GenerationRequest& request, std::string* streamed = nullptr,
+    static ChoiceResult run(const GenerationRequest& request, std::string* streamed = nullptr,
                              int index = 0) {
         GenerationEvents events;
         events.on_piece = [streamed](int, const std::string& text, std::vector<TokenLogprob>&&) {
             if (streamed != nullptr) *streamed += text;
             return true;
         };
-        ChoiceOutcome outcome;
-        events.on_finish = [&outcome](const ChoiceOutcome& finished) {
+        ChoiceResult outcome;
+        events.on_finish = [&outcome](const ChoiceResult& finished) {
             outcome = finished;
             return true;
         };
@@ -103,7 +103,7 @@ TEST_F(GenerationTest, ForcedTokensAndTheTokenLimit) {
     request.sampling.logit_bias = {{'A', 100.0f}};
     request.max_tokens = 5;
     std::string streamed;
-    ChoiceOutcome outcome = run(request, &streamed);
+    ChoiceResult outcome = run(request, &streamed);
     EXPECT_EQ(outcome.text, "AAAAA");
     EXPECT_EQ(streamed, "AAAAA");
     EXPECT_EQ(outcome.finish_reason, "length");
@@ -117,7 +117,7 @@ TEST_F(GenerationTest, StopStringAcrossTokensIsCutAndNeverStreamed) {
     request.stop = {"ab"};
     request.max_tokens = 100;
     std::string streamed;
-    ChoiceOutcome outcome = run(request, &streamed);
+    ChoiceResult outcome = run(request, &streamed);
     EXPECT_EQ(outcome.finish_reason, "stop");
     EXPECT_EQ(streamed, outcome.text);
     EXPECT_EQ(outcome.text.find("ab"), std::string::npos);
@@ -130,7 +130,7 @@ TEST_F(GenerationTest, LogprobsFollowTheText) {
     request.sampling.top_logprobs = 3;
     request.sampling.seed = 5;
     request.max_tokens = 12;
-    ChoiceOutcome outcome = run(request);
+    ChoiceResult outcome = run(request);
     // One entry per generated token that is text (the end-of-turn token has none).
     const int64_t text_tokens =
         outcome.completion_tokens - (outcome.finish_reason == "stop" ? 1 : 0);
@@ -153,17 +153,17 @@ TEST_F(GenerationTest, SeedRepeatsAndChoicesDiffer) {
     GenerationRequest request;
     request.sampling.seed = 77;
     request.max_tokens = 16;
-    const ChoiceOutcome first = run(request);
-    const ChoiceOutcome again = run(request);
+    const ChoiceResult first = run(request);
+    const ChoiceResult again = run(request);
     EXPECT_EQ(first.text, again.text);
-    const ChoiceOutcome other = run(request, nullptr, 1);
+    const ChoiceResult other = run(request, nullptr, 1);
     EXPECT_NE(other.text, first.text);
 }
 
 TEST_F(GenerationTest, ContextEndIsLength) {
     GenerationRequest request;
     request.sampling.logit_bias = {{'Z', 100.0f}};
-    ChoiceOutcome outcome = run(request);  // no max_tokens: runs to the end of the context
+    ChoiceResult outcome = run(request);  // no max_tokens: runs to the end of the context
     EXPECT_EQ(outcome.finish_reason, "length");
     EXPECT_EQ(outcome.completion_tokens + static_cast<int64_t>(prompt().size()),
               model_->context_length());
@@ -178,7 +178,7 @@ TEST_F(GenerationTest, CancelStopsGeneration) {
         return ++pieces < 3;
     };
     bool finished = false;
-    events.on_finish = [&finished](const ChoiceOutcome&) { return finished = true; };
+    events.on_finish = [&finished](const ChoiceResult&) { return finished = true; };
     const Status status = model_->generate({prompt()}, {{0, 0}}, request, events, nullptr);
     EXPECT_EQ(status.code(), ErrorCode::kCancelled);
     EXPECT_EQ(pieces, 3);
@@ -222,7 +222,7 @@ class SchedulingTest : public ::testing::Test {
         std::vector<ChoiceSpec> choices;
         for (int i = 0; i < n; ++i) choices.push_back({0, i});
         GenerationEvents events;
-        events.on_finish = [&texts](const ChoiceOutcome& outcome) {
+        events.on_finish = [&texts](const ChoiceResult& outcome) {
             texts[static_cast<size_t>(outcome.index)] = outcome.text;
             return true;
         };
@@ -331,7 +331,7 @@ TEST_F(SchedulingTest, FullQueueRefusesAtOnceAndCancelFreesTheSlot) {
     running->reset();
     std::string text;
     GenerationEvents events;
-    events.on_finish = [&text](const ChoiceOutcome& outcome) {
+    events.on_finish = [&text](const ChoiceResult& outcome) {
         text = outcome.text;
         return true;
     };

@@ -1,0 +1,142 @@
+#include "server/chat_pipeline.h"
+
+#include <algorithm>
+
+#include "chat/reasoning.h"
+#include "server/model_defaults.h"
+
+namespace cria::server {
+namespace {
+
+using json = nlohmann::ordered_json;
+using Clock = std::chrono::steady_clock;
+
+// Templates of QwQ and the R1 distills open <think> in the prompt itself: the answer then
+// starts inside the reasoning.
+bool prompt_opens_reasoning(const ServedModel& model, const std::vector<int32_t>& prompt) {
+    const size_t tail = std::min<size_t>(prompt.size(), 16);
+    return chat::prompt_opens_reasoning(model.detokenize(
+        std::vector<int32_t>(prompt.end() - static_cast<long>(tail), prompt.end())));
+}
+
+}  // namespace
+
+ApiResult<std::unique_ptr<PreparedChat>> prepare_chat(ModelLease lease, ChatInput input) {
+    auto prepared = std::make_unique<PreparedChat>();
+    prepared->lease = std::move(lease);
+    prepared->chat = std::move(input.chat);
+    ServedModel& model = prepared->model();
+    ChatCompletionRequest& chat = prepared->chat;
+    const store::ModelRecipe& recipe = prepared->lease.source().recipe;
+
+    if (input.raw_prompt) {
+        ApiResult<OutputPlan> planned = plan_chat_output(chat, "");
+        if (!planned.ok()) return planned.error();
+        prepared->plan = std::move(planned.value());
+        prepared->plan.split_reasoning = false;
+        prepared->plan.parse_tool_calls = false;
+        PromptInput raw;
+        raw.text = std::move(*input.raw_prompt);
+        ApiResult<std::vector<int32_t>> prompt = model.completion_prompt(raw);
+        if (!prompt.ok()) return prompt.error();
+        prepared->prompt = std::move(prompt.value());
+    } else {
+        if (input.recipe == RecipeMessages::kSystemAndHistory) {
+            apply_recipe_messages(chat.messages, recipe);
+        } else if (input.recipe == RecipeMessages::kSystemOnly && recipe.system &&
+                   !recipe.system->empty()) {
+            store::ModelRecipe system_only;
+            system_only.system = recipe.system;
+            apply_recipe_messages(chat.messages, system_only);
+        }
+        if (input.require_reasoning &&
+            !chat::template_has_reasoning(model.chat_template_source())) {
+            return invalid_request("\"" + chat.model + "\" does not support thinking", "think");
+        }
+        ApiResult<OutputPlan> planned = plan_chat_output(chat, model.chat_template_source());
+        if (!planned.ok()) return planned.error();
+        prepared->plan = std::move(planned.value());
+        ApiResult<std::vector<int32_t>> prompt = model.chat_prompt(chat);
+        if (!prompt.ok()) return prompt.error();
+        prepared->prompt = std::move(prompt.value());
+        if (prepared->plan.split_reasoning) {
+            prepared->plan.starts_in_reasoning = prompt_opens_reasoning(model, prepared->prompt);
+        }
+    }
+    if (!input.prefix_tokens.empty()) {
+        for (int32_t id : input.prefix_tokens) {
+            if (id >= model.n_vocab()) {
+                return invalid_request("context holds token id " + std::to_string(id) +
+                                           ", outside the model's vocabulary",
+                                       "context");
+            }
+        }
+        prepared->prompt.insert(prepared->prompt.begin(), input.prefix_tokens.begin(),
+                                input.prefix_tokens.end());
+    }
+    // The prompt must leave room for at least one generated token.
+    const auto prompt_tokens = static_cast<int64_t>(prepared->prompt.size());
+    if (prompt_tokens >= model.context_length()) {
+        return context_length_exceeded(prompt_tokens, model.context_length(), input.prompt_param);
+    }
+    prepared->generation = chat.generation;
+    prepared->generation.grammar = prepared->plan.grammar;
+    return prepared;
+}
+
+Status start_chat(PreparedChat& chat) {
+    std::vector<ChoiceSpec> choices;
+    for (int i = 0; i < chat.generation.n; ++i) choices.push_back({0, i});
+    CRIA_ASSIGN_OR_RETURN(chat.pending,
+                          chat.model().start({chat.prompt}, choices, chat.generation));
+    return Status::ok();
+}
+
+Status run_chat(PreparedChat& chat, ChatSink& sink, const CancelCheck& is_cancelled) {
+    const auto n = static_cast<size_t>(chat.generation.n);
+    // One shaper per choice, by index: choices interleave.
+    std::vector<ChatOutputShaper> shapers(n, ChatOutputShaper(chat.plan));
+    std::vector<std::optional<Clock::time_point>> first_piece(n);
+    const bool with_logprobs = chat.generation.sampling.logprobs;
+    for (size_t i = 0; i < n; ++i) {
+        if (!sink.on_start(static_cast<int>(i))) {
+            chat.pending.reset();
+            return cancelled("the client closed the connection");
+        }
+    }
+    GenerationEvents events;
+    events.on_piece = [&](int index, const std::string& text,
+                          std::vector<TokenLogprob>&& logprobs) {
+        const auto slot = static_cast<size_t>(index);
+        if (!first_piece[slot]) first_piece[slot] = Clock::now();
+        std::vector<json> deltas = shapers[slot].feed(text);
+        // Logprobs of tokens whose text is held back still travel, on an empty content delta.
+        if (deltas.empty() && with_logprobs && !logprobs.empty()) {
+            deltas.push_back({{"content", ""}});
+        }
+        for (size_t i = 0; i < deltas.size(); ++i) {
+            const bool carries_logprobs = i == 0 && with_logprobs;
+            if (!sink.on_delta(index, std::move(deltas[i]),
+                               carries_logprobs ? &logprobs : nullptr)) {
+                return false;
+            }
+        }
+        return true;
+    };
+    events.on_finish = [&](const ChoiceResult& result) {
+        const auto slot = static_cast<size_t>(result.index);
+        ChatChoice choice;
+        choice.result = result;
+        for (json& delta : shapers[slot].finish(choice.result.finish_reason)) {
+            if (!sink.on_delta(result.index, std::move(delta), nullptr)) return false;
+        }
+        shapers[slot].fill_message(choice.message);
+        choice.first_piece_at = first_piece[slot];
+        return sink.on_finish(std::move(choice));
+    };
+    const Status status = chat.pending->wait(events, is_cancelled);
+    chat.pending.reset();
+    return status;
+}
+
+}  // namespace cria::server
