@@ -23,10 +23,12 @@
 #include "server/metrics.h"
 #include "server/model_manager.h"
 #include "server/ollama_api.h"
+#include "server/responses.h"
 #include "server/routes.h"
 #include "store/cria_home.h"
 #include "store/model_options.h"
 #include "store/model_store.h"
+#include "store/response_store.h"
 
 namespace cria::app {
 namespace {
@@ -81,6 +83,21 @@ Status read_manager_environment(server::ModelManagerOptions& options) {
     CRIA_RETURN_IF_ERROR(
         read_bounded_integer("CRIA_NUM_PARALLEL", 1, 512, options.serve.num_parallel));
     return read_bounded_integer("CRIA_MAX_QUEUE", 0, 1 << 20, options.serve.max_queue);
+}
+
+// Stored Responses API objects: $CRIA_HOME/responses.db, keeping at most
+// CRIA_RESPONSES_MAX_COUNT responses (default 10000) for CRIA_RESPONSES_MAX_AGE_DAYS days
+// (default 30), the oldest dropped first.
+Expected<std::unique_ptr<store::ResponseStore>> open_response_store() {
+    int max_count = 10000;
+    int max_age_days = 30;
+    CRIA_RETURN_IF_ERROR(read_bounded_integer("CRIA_RESPONSES_MAX_COUNT", 1, 100000000, max_count));
+    CRIA_RETURN_IF_ERROR(
+        read_bounded_integer("CRIA_RESPONSES_MAX_AGE_DAYS", 1, 36500, max_age_days));
+    store::ResponseRetention retention;
+    retention.max_count = max_count;
+    retention.max_age_seconds = int64_t{max_age_days} * 24 * 3600;
+    return store::ResponseStore::open(store::cria_home() / "responses.db", retention);
 }
 
 int serve(const ServeFlags& flags) {
@@ -138,6 +155,9 @@ int serve(const ServeFlags& flags) {
                      path.c_str(), static_cast<long long>(lease->model().context_length()));
     }
 
+    Expected<std::unique_ptr<store::ResponseStore>> responses = open_response_store();
+    if (!responses.has_value()) return fail("response store: " + responses.status().message());
+
     server::HttpOptions http_options;
     http_options.max_body_bytes = flags.max_body_bytes;
     http_options.max_upload_bytes = flags.max_blob_bytes;
@@ -157,6 +177,7 @@ int serve(const ServeFlags& flags) {
     });
     server::HttpServer http(http_options);
     server::register_routes(http.router(), models);
+    server::register_responses_routes(http.router(), models, **responses);
     server::register_service_routes(http.router(), metrics, health);
     server::register_ollama_routes(http.router(), models, *model_store,
                                    store::RegistryOptions::from_environment(),

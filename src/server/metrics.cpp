@@ -43,6 +43,7 @@ std::string endpoint_label(std::string_view path) {
         "/v1/chat/completions",
         "/v1/completions",
         "/v1/embeddings",
+        "/v1/responses",
         "/api/version",
         "/api/tags",
         "/api/show",
@@ -60,6 +61,7 @@ std::string endpoint_label(std::string_view path) {
     // Routes with a parameter in the path, counted under one label each.
     static const std::vector<std::pair<std::string_view, std::string_view>> prefixed = {
         {"/v1/models/", "/v1/models/{model}"},
+        {"/v1/responses/", "/v1/responses/{id}"},
         {"/api/blobs/", "/api/blobs/{digest}"},
     };
     if (std::find(exact.begin(), exact.end(), path) != exact.end()) return std::string(path);
