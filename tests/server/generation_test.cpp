@@ -79,7 +79,7 @@ class GenerationTest : public ::testing::Test {
 
     // Generates one choice with the given index; the streamed text goes to `streamed`.
     static ChoiceResult run(const GenerationRequest& request, std::string* streamed = nullptr,
-                             int index = 0) {
+                            int index = 0) {
         GenerationEvents events;
         events.on_piece = [streamed](int, const std::string& text, std::vector<TokenLogprob>&&) {
             if (streamed != nullptr) *streamed += text;
