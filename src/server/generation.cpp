@@ -278,6 +278,10 @@ const std::string& ServedModel::chat_template_source() const {
     return impl_->chat_template ? impl_->chat_template->source() : kNone;
 }
 
+int64_t ServedModel::count_tokens(std::string_view text) const {
+    return static_cast<int64_t>(impl_->tokenizer->encode(text, false, false).size());
+}
+
 std::string ServedModel::detokenize(const std::vector<int32_t>& tokens) const {
     return impl_->tokenizer->decode(tokens);
 }

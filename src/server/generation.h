@@ -13,6 +13,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/status.h"
@@ -95,6 +96,8 @@ class ServedModel {
     // A legacy prompt: text tokenized as the model's tokenizer does, or ids checked.
     ApiResult<std::vector<int32_t>> completion_prompt(const PromptInput& prompt) const;
     std::string detokenize(const std::vector<int32_t>& tokens) const;
+    // The length of a text in the model's tokens (no special tokens added).
+    int64_t count_tokens(std::string_view text) const;
     // The chat template's source; empty when the model has none.
     const std::string& chat_template_source() const;
 

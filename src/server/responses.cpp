@@ -1,5 +1,6 @@
 #include "server/responses.h"
 
+#include <algorithm>
 #include <ctime>
 #include <memory>
 #include <string>
@@ -91,6 +92,14 @@ Status run_response(ResponseJob& job, const std::function<bool(const json&)>& em
     usage.input_tokens = static_cast<int64_t>(job.chat->prompt.size());
     usage.cached_tokens = sink.choice.result.cached_prompt_tokens;
     usage.output_tokens = sink.choice.result.completion_tokens;
+    const json& message = sink.choice.message;
+    if (message.contains("reasoning_content") && message["reasoning_content"].is_string()) {
+        // Thinking and answer come out of one stream of tokens; the thinking's share is its
+        // text as the model tokenizes it, never more than what was generated.
+        usage.reasoning_tokens = std::min(
+            usage.output_tokens,
+            job.chat->model().count_tokens(message["reasoning_content"].get<std::string>()));
+    }
     if (!sink.send(job.builder->finish(sink.choice.result.finish_reason, usage))) {
         return cancelled("the client closed the connection");
     }

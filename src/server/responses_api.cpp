@@ -663,7 +663,7 @@ std::vector<json> ResponseBuilder::finish(const std::string& finish_reason,
     response_["usage"] = {{"input_tokens", usage.input_tokens},
                           {"input_tokens_details", {{"cached_tokens", usage.cached_tokens}}},
                           {"output_tokens", usage.output_tokens},
-                          {"output_tokens_details", {{"reasoning_tokens", 0}}},
+                          {"output_tokens_details", {{"reasoning_tokens", usage.reasoning_tokens}}},
                           {"total_tokens", usage.input_tokens + usage.output_tokens}};
     response_["output_text"] = output_text;
     out.push_back(event(incomplete_ ? "response.incomplete" : "response.completed",

@@ -65,6 +65,7 @@ struct ResponseUsage {
     int64_t input_tokens = 0;
     int64_t cached_tokens = 0;
     int64_t output_tokens = 0;
+    int64_t reasoning_tokens = 0;  // of the output: the thinking text's length in tokens
 };
 
 // Builds a response from the chat pipeline's shaped deltas. Each step returns the stream events

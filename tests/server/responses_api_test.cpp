@@ -182,7 +182,7 @@ TEST(ResponseBuilder, ReasoningTextAndCallsAsEvents) {
         "function", "function": {"name": "f", "arguments": ""}}]})")));
     take(builder.add(
         json::parse(R"({"tool_calls": [{"index": 0, "function": {"arguments": "{\"a\":1}"}}]})")));
-    take(builder.finish("tool_calls", {10, 4, 6}));
+    take(builder.finish("tool_calls", {10, 4, 6, 2}));
     const std::vector<std::string> expected = {
         "response.created",
         "response.in_progress",
@@ -226,6 +226,7 @@ TEST(ResponseBuilder, ReasoningTextAndCallsAsEvents) {
     EXPECT_EQ(response["usage"]["input_tokens"], 10);
     EXPECT_EQ(response["usage"]["input_tokens_details"]["cached_tokens"], 4);
     EXPECT_EQ(response["usage"]["output_tokens"], 6);
+    EXPECT_EQ(response["usage"]["output_tokens_details"]["reasoning_tokens"], 2);
     EXPECT_EQ(response["usage"]["total_tokens"], 16);
     EXPECT_EQ(events.back()["response"], response);
 }
