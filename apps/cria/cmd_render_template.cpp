@@ -1,6 +1,7 @@
-// `cria render-template --template FILE.jinja --context CTX.json [--now ISO-TIME]`: renders a
-// chat template the way a chat request would, printing the text exactly (no added newline), or
-// the template's error on stderr with exit status 1.
+// `cria render-template --template FILE --context CTX.json [--now ISO-TIME]`: renders a chat
+// template (Jinja, or an Ollama Go template; the syntax is detected) the way a chat request
+// would, printing the text exactly (no added newline), or the template's error on stderr with
+// exit status 1.
 #include <cstdio>
 #include <fstream>
 #include <iterator>
@@ -68,17 +69,21 @@ int render_template(const std::string& template_path, const std::string& context
 }  // namespace
 
 void add_render_template_command(CLI::App& root) {
-    auto* cmd = root.add_subcommand("render-template",
-                                    "Render a chat template with a JSON context (messages, tools, "
-                                    "add_generation_prompt, bos_token, eos_token, ...)");
+    auto* cmd =
+        root.add_subcommand("render-template",
+                            "Render a chat template (Jinja or Ollama Go template) with a JSON "
+                            "context (messages, tools, add_generation_prompt, bos_token, "
+                            "eos_token, ...)");
     auto template_path = std::make_shared<std::string>();
     auto context_path = std::make_shared<std::string>();
     auto now_text = std::make_shared<std::string>();
-    cmd->add_option("--template", *template_path, "Jinja chat template file")->required();
+    cmd->add_option("--template", *template_path, "Chat template file (Jinja or Go syntax)")
+        ->required();
     cmd->add_option("--context", *context_path, "JSON file with the template variables")
         ->required();
     cmd->add_option("--now", *now_text,
-                    "Fixed time for strftime_now(), e.g. 2026-07-26T12:00:00 (default: now)");
+                    "Fixed time for strftime_now() and currentDate, e.g. "
+                    "2026-07-26T12:00:00 (default: now)");
     cmd->callback([template_path, context_path, now_text] {
         const int code = render_template(*template_path, *context_path, *now_text);
         if (code != 0) throw CLI::RuntimeError(code);

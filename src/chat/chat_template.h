@@ -1,6 +1,11 @@
-// Chat templates: the Jinja template a model carries in `tokenizer.chat_template`, rendered the
-// way Hugging Face's apply_chat_template does (Jinja's ImmutableSandboxedEnvironment with
-// trim_blocks and lstrip_blocks, tojson keeping non-ASCII, raise_exception, strftime_now).
+// Chat templates in either syntax a model may carry:
+// - Jinja, as in a GGUF's `tokenizer.chat_template`, rendered the way Hugging Face's
+//   apply_chat_template does (Jinja's ImmutableSandboxedEnvironment with trim_blocks and
+//   lstrip_blocks, tojson keeping non-ASCII, raise_exception, strftime_now);
+// - Go text/template, as in an Ollama Modelfile's TEMPLATE, rendered the way Ollama drives it
+//   (collated messages, `.System`, `.Messages`, `.Tools`, the legacy `.Prompt`/`.Response`
+//   form, fill-in-the-middle with `.Suffix`).
+// Both take the same context, so callers need not know which one a model has.
 //
 // A template is untrusted input: parsing bounds its size and nesting, and rendering is capped
 // in output size, loop iterations, recursion depth and time; exceeding a cap is an error.
@@ -27,6 +32,18 @@ namespace cria::chat {
 namespace jinja {
 struct Template;
 }
+namespace gotmpl {
+struct OllamaTemplate;
+}
+
+enum class TemplateSyntax { kJinja, kGo };
+
+// "jinja" or "go".
+const char* template_syntax_name(TemplateSyntax syntax);
+
+// Which syntax a template is written in: Go when it has no Jinja statements or comments and
+// parses as a Go template (or looks like one: `{{ .Field }}`, `{{ $var }}`, `{{ end }}`...).
+TemplateSyntax detect_template_syntax(std::string_view source);
 
 // A calendar time as strftime_now() sees it (naive local time).
 using DateTime = jinja::DateTime;
@@ -48,7 +65,8 @@ struct RenderOptions {
 
 class ChatTemplate {
   public:
-    // Parses a template. Syntax errors read "TemplateSyntaxError: <what> (line L, column C)".
+    // Parses a template of either syntax. Jinja syntax errors read "TemplateSyntaxError: <what>
+    // (line L, column C)"; Go ones "template: <what> (line L, column C)".
     static Expected<ChatTemplate> parse(std::string_view source);
 
     // Renders with the context's keys as variables: typically `messages`, `tools`,
@@ -56,17 +74,23 @@ class ChatTemplate {
     // kept (tojson and items() depend on it). Errors read "<Python exception class>: <message>",
     // e.g. "TemplateError: System role not supported" from raise_exception(); errors the engine
     // detects add "(line L, column C)". Exceeded caps give ErrorCode::kResourceExhausted.
-    // Safe to call from several threads at once.
+    // A Go template reads the same context as an Ollama request: `messages`, `tools`,
+    // `enable_thinking`, and `prompt` + `suffix` for fill-in-the-middle (add_generation_prompt
+    // is implied, as in Ollama). Safe to call from several threads at once.
     Expected<std::string> render(const nlohmann::ordered_json& context,
                                  const RenderOptions& options = {}) const;
 
-    // The template source as parsed (newlines normalized).
+    // The template source as parsed (newlines normalized for Jinja).
     const std::string& source() const;
 
+    TemplateSyntax syntax() const {
+        return go_program_ ? TemplateSyntax::kGo : TemplateSyntax::kJinja;
+    }
+
   private:
-    explicit ChatTemplate(std::shared_ptr<const jinja::Template> program)
-        : program_(std::move(program)) {}
-    std::shared_ptr<const jinja::Template> program_;
+    ChatTemplate() = default;
+    std::shared_ptr<const jinja::Template> program_;            // set for Jinja
+    std::shared_ptr<const gotmpl::OllamaTemplate> go_program_;  // set for Go
 };
 
 }  // namespace cria::chat
