@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "chat/chat_template.h"
 #include "gguf/model_summary.h"
 #include "gguf/reader.h"
 #include "model_commands_support.h"
@@ -72,7 +73,14 @@ int show_store_model(const std::string& name, const ShowModelSections& sections)
         std::cout << parameters_text(recipe.parameters);
         return 0;
     }
+    const char* syntax =
+        chat_template.empty()
+            ? "none"
+            : chat::template_syntax_name(chat::detect_template_syntax(chat_template));
     if (sections.chat_template) {
+        // The template itself goes to stdout unchanged (it can be reused as is); which syntax
+        // cria reads it in goes to stderr.
+        std::fprintf(stderr, "template syntax: %s\n", syntax);
         std::cout << chat_template << "\n";
         return 0;
     }
@@ -97,6 +105,7 @@ int show_store_model(const std::string& name, const ShowModelSections& sections)
         out["options"] = recipe.parameters;
         out["system"] = recipe.system ? nlohmann::json(*recipe.system) : nlohmann::json(nullptr);
         out["template"] = chat_template;
+        out["template_syntax"] = syntax;
         out["licenses"] = recipe.licenses;
         out["model_path"] = details->model_path.string();
         std::cout << out.dump(2) << "\n";
@@ -108,6 +117,7 @@ int show_store_model(const std::string& name, const ShowModelSections& sections)
     print_row("context length", std::to_string(s.context_length));
     print_row("embedding length", std::to_string(s.embedding_length));
     print_row("quantization", s.file_type);
+    print_row("template", syntax);
     if (!recipe.parameters.empty()) {
         std::printf("\n  Parameters\n");
         print_indented(parameters_text(recipe.parameters));
