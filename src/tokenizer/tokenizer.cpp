@@ -156,6 +156,15 @@ Status Tokenizer::build(VocabData vocab) {
     types_ = vocab.types.empty() ? std::vector<TokenType>(n, TokenType::kNormal) : vocab.types;
     if (model_ == VocabModel::kSpm) {
         scores_ = vocab.scores.empty() ? std::vector<float>(n, 0.0f) : vocab.scores;
+        // SentencePiece's sentence markers are control pieces, never matched in plain text.
+        // Some converters type them user-defined (phi-3's </s>); they are still control, as
+        // llama.cpp treats them.
+        for (size_t i = 0; i < n; ++i) {
+            if (types_[i] == TokenType::kUserDefined &&
+                (texts_[i] == "<s>" || texts_[i] == "</s>")) {
+                types_[i] = TokenType::kControl;
+            }
+        }
     }
 
     // Pieces: the bytes each token stands for.

@@ -165,6 +165,19 @@ TEST(RealVocabularies, Qwen2SpecialTokens) {
     EXPECT_EQ(tok->encode("<think>", false, false), std::vector<int32_t>{151667});
 }
 
+// phi-3 types </s> user-defined; as a SentencePiece sentence marker it is still control: plain
+// text unless special tokens are parsed (llama.cpp agrees). llama-spm has both as control.
+TEST(RealVocabularies, SentencePieceSentenceMarkersAreControl) {
+    for (const char* name : {"phi-3", "llama-spm"}) {
+        const Tokenizer* tok = load_or_skip(name);
+        if (tok == nullptr) GTEST_SKIP() << "../shared is absent; skipped";
+        const std::vector<int32_t> plain = tok->encode("<s></s>", false, false);
+        EXPECT_EQ(std::count(plain.begin(), plain.end(), 1), 0) << name;
+        EXPECT_EQ(std::count(plain.begin(), plain.end(), 2), 0) << name;
+        EXPECT_EQ(tok->encode("<s></s>", false, true), (std::vector<int32_t>{1, 2})) << name;
+    }
+}
+
 TEST(RealVocabularies, SentencePieceBosAndPrefix) {
     const Tokenizer* tok = load_or_skip("llama-spm");
     if (tok == nullptr) GTEST_SKIP() << "../shared is absent; skipped";

@@ -145,6 +145,17 @@ TEST(SpmTokenizer, MergesByScoreWithSpacePrefix) {
     EXPECT_EQ(tok->encode("ba", false, false), (Ids{v.id_space, v.id_b, v.id_a}));
 }
 
+TEST(SpmTokenizer, SentenceMarkersTypedUserDefinedStayControl) {
+    auto v = test_vocab::tiny_spm();
+    v.data.types[static_cast<size_t>(v.id_eos)] = TokenType::kUserDefined;  // as phi-3's </s>
+    const auto tok = build(v.data);
+    const Ids plain = tok->encode("</s>", false, false);
+    EXPECT_EQ(std::count(plain.begin(), plain.end(), v.id_eos), 0);
+    EXPECT_FALSE(plain.empty());
+    EXPECT_EQ(tok->encode("</s>", false, true), Ids{v.id_eos});
+    EXPECT_TRUE(tok->is_control(v.id_eos));
+}
+
 TEST(SpmTokenizer, ByteFallbackForUnknownCharacters) {
     const auto v = test_vocab::tiny_spm();
     const auto tok = build(v.data);
