@@ -44,6 +44,28 @@ TEST(JsonObjectGrammar, AcceptsObjectsOnly) {
     EXPECT_FALSE(accepts(*g, "{} "));                        // nothing after the value
 }
 
+// JSON mode must not let a model spend its budget on layout: between two tokens, at most one
+// space, or a newline and a bounded indentation (pretty-printed JSON passes).
+TEST(JsonObjectGrammar, WhitespaceRunsAreBounded) {
+    auto g = compile_json_object_grammar();
+    ASSERT_TRUE(g.has_value());
+    EXPECT_TRUE(accepts(*g, "{\n  \"a\": [\n    1,\n    2\n  ],\n  \"b\": {}\n}"));
+    EXPECT_TRUE(accepts(*g, "{\n\t\"a\": 1\n}"));
+    EXPECT_TRUE(accepts(*g, "{\"a\":" + std::string(1, ' ') + "1}"));
+    const std::string long_run(100, ' ');
+    EXPECT_FALSE(accepts(*g, "{" + long_run + "\"a\": 1}"));
+    EXPECT_FALSE(accepts(*g, "{\"a\":" + long_run + "1}"));
+    EXPECT_FALSE(accepts(*g, "{\"a\": 1" + long_run + "}"));
+    EXPECT_FALSE(accepts(*g, "{\"a\": [1,\n" + long_run + "2]}"));
+    EXPECT_FALSE(accepts(*g, "\n\n\n{}"));
+    EXPECT_FALSE(accepts(*g, "{\"a\": 1\n\n\n}"));
+    EXPECT_FALSE(accepts(*g, "{\"a\":  1}"));  // two spaces: not a layout JSON writers use
+    // The matcher refuses the byte that would extend a run, so a mask never allows it.
+    Matcher m(*g, nullptr);
+    ASSERT_TRUE(m.accept_bytes("{\n" + std::string(32, ' ')).is_ok());
+    EXPECT_FALSE(m.accept_bytes(" ").is_ok());
+}
+
 TEST(JsonSchemaGrammar, ObjectPropertiesInOrderWithOptionalOnes) {
     auto g = compile_or_die(json::parse(R"({
         "type": "object",
