@@ -474,7 +474,74 @@ MaybeError read_messages(const json& body, json* out) {
     return std::nullopt;
 }
 
+// The legacy `functions` as `tools`: each function becomes {"type": "function", "function": f}.
+MaybeError read_legacy_functions(const json& functions, json* tools) {
+    if (!functions.is_array()) return wrong_type("functions", "an array", functions);
+    json converted = json::array();
+    for (size_t i = 0; i < functions.size(); ++i) {
+        const json& function = functions[i];
+        const std::string param = "functions[" + std::to_string(i) + "]";
+        if (!function.is_object()) return wrong_type(param, "an object", function);
+        const json* name = find_field(function, "name");
+        if (name == nullptr || !name->is_string() || name->get<std::string>().empty()) {
+            return invalid_request("A function needs a non-empty string 'name'.", param + ".name",
+                                   "missing_required");
+        }
+        converted.push_back({{"type", "function"}, {"function", function}});
+    }
+    *tools = std::move(converted);
+    return std::nullopt;
+}
+
+// The legacy `function_call` as `tool_choice`: "none", "auto", or {"name": ...}.
+MaybeError read_legacy_function_call(const json& call, json* tool_choice) {
+    if (call.is_string()) {
+        const std::string mode = call.get<std::string>();
+        if (mode != "none" && mode != "auto") {
+            return invalid_request("Invalid value for 'function_call': '" + mode +
+                                       "'. Supported values are 'none', 'auto' or "
+                                       "{\"name\": ...}.",
+                                   "function_call", "invalid_value");
+        }
+        *tool_choice = mode;
+        return std::nullopt;
+    }
+    if (!call.is_object()) return wrong_type("function_call", "a string or an object", call);
+    const json* name = find_field(call, "name");
+    if (name == nullptr || !name->is_string()) {
+        return invalid_request("'function_call' as an object needs a string 'name'.",
+                               "function_call.name", "missing_required");
+    }
+    *tool_choice = {{"type", "function"}, {"function", {{"name", *name}}}};
+    return std::nullopt;
+}
+
 MaybeError read_tools(const json& body, json* tools, json* tool_choice) {
+    const json* functions = find_field(body, "functions");
+    const json* function_call = find_field(body, "function_call");
+    if (functions != nullptr && find_field(body, "tools") != nullptr) {
+        return invalid_request("Give either 'tools' or the legacy 'functions', not both.",
+                               "functions", "invalid_value");
+    }
+    if (function_call != nullptr && find_field(body, "tool_choice") != nullptr) {
+        return invalid_request("Give either 'tool_choice' or the legacy 'function_call', not both.",
+                               "function_call", "invalid_value");
+    }
+    json legacy = json::object();
+    if (functions != nullptr) {
+        if (auto e = read_legacy_functions(*functions, &legacy["tools"])) return e;
+    }
+    if (function_call != nullptr) {
+        if (auto e = read_legacy_function_call(*function_call, &legacy["tool_choice"])) return e;
+    }
+    if (!legacy.empty()) {
+        // Checked below as if the client had sent the modern fields.
+        json modern = body;
+        modern.erase("functions");
+        modern.erase("function_call");
+        for (auto& [key, value] : legacy.items()) modern[key] = value;
+        return read_tools(modern, tools, tool_choice);
+    }
     const json* value = find_field(body, "tools");
     if (value != nullptr) {
         if (!value->is_array()) return wrong_type("tools", "an array", *value);
@@ -515,6 +582,14 @@ MaybeError read_tools(const json& body, json* tools, json* tool_choice) {
         }
         *tool_choice = *choice;
     }
+    return std::nullopt;
+}
+
+MaybeError read_chat_template_kwargs(const json& body, json* out) {
+    const json* value = find_field(body, "chat_template_kwargs");
+    if (value == nullptr) return std::nullopt;
+    if (!value->is_object()) return wrong_type("chat_template_kwargs", "an object", *value);
+    *out = *value;
     return std::nullopt;
 }
 
@@ -633,6 +708,7 @@ ApiResult<ChatCompletionRequest> parse_chat_completion_request(std::string_view 
     if (auto e = read_stream(body, &request.stream, &request.include_usage)) return *e;
     if (auto e = read_tools(body, &request.tools, &request.tool_choice)) return *e;
     if (auto e = read_response_format(body, &request.response_format)) return *e;
+    if (auto e = read_chat_template_kwargs(body, &request.chat_template_kwargs)) return *e;
     if (auto e = read_bool(body, "parallel_tool_calls", &request.parallel_tool_calls)) return *e;
     if (find_field(body, "reasoning_effort") != nullptr) {
         std::string effort;
@@ -666,6 +742,7 @@ ApiResult<CompletionRequest> parse_completion_request(std::string_view text) {
         request.generation.sampling.top_logprobs = static_cast<int>(top);
     }
     if (auto e = read_bool(body, "echo", &request.echo)) return *e;
+    if (auto e = read_chat_template_kwargs(body, &request.chat_template_kwargs)) return *e;
     std::string suffix;
     if (auto e = read_string(body, "suffix", &suffix)) return *e;
     if (!suffix.empty()) {

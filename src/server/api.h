@@ -90,6 +90,9 @@ struct ChatCompletionRequest {
     bool parallel_tool_calls = true;
     // reasoning_effort "none" sets false: templates that read `enable_thinking` skip reasoning.
     std::optional<bool> enable_thinking;
+    // chat_template_kwargs: null or an object whose keys join the template's variables
+    // (messages, tools and add_generation_prompt excepted), e.g. {"enable_thinking": false}.
+    nlohmann::ordered_json chat_template_kwargs;
     GenerationRequest generation;
     bool stream = false;
     bool include_usage = false;
@@ -107,6 +110,8 @@ struct CompletionRequest {
     std::string model;
     std::vector<PromptInput> prompts;  // at least one
     bool echo = false;
+    // chat_template_kwargs: validated (an object) and otherwise unused: prompts are raw text.
+    nlohmann::ordered_json chat_template_kwargs;
     GenerationRequest generation;  // max_tokens defaults to 16 here, as OpenAI's does
     bool stream = false;
     bool include_usage = false;

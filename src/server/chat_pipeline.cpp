@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "chat/reasoning.h"
+#include "core/log.h"
 #include "server/model_defaults.h"
 
 namespace cria::server {
@@ -17,6 +18,61 @@ bool prompt_opens_reasoning(const ServedModel& model, const std::vector<int32_t>
     const size_t tail = std::min<size_t>(prompt.size(), 16);
     return chat::prompt_opens_reasoning(model.detokenize(
         std::vector<int32_t>(prompt.end() - static_cast<long>(tail), prompt.end())));
+}
+
+// Indices of the messages trimming may leave out: every one but system messages and the last.
+std::vector<size_t> droppable_messages(const nlohmann::ordered_json& messages) {
+    std::vector<size_t> out;
+    for (size_t i = 0; i + 1 < messages.size(); ++i) {
+        if (messages[i].value("role", "") != "system") out.push_back(i);
+    }
+    return out;
+}
+
+// The conversation without the first `count` droppable messages.
+nlohmann::ordered_json without_oldest(const nlohmann::ordered_json& messages,
+                                      const std::vector<size_t>& droppable, size_t count) {
+    nlohmann::ordered_json kept = nlohmann::ordered_json::array();
+    size_t next = 0;
+    for (size_t i = 0; i < messages.size(); ++i) {
+        if (next < count && droppable[next] == i) {
+            ++next;
+            continue;
+        }
+        kept.push_back(messages[i]);
+    }
+    return kept;
+}
+
+// Leaves out the fewest oldest droppable messages with which the rendered prompt fits in
+// `limit` tokens (a binary search: fewer messages never render longer). False when even the
+// newest message alone does not fit; the chat is then left as it was.
+bool trim_messages(const ServedModel& model, ChatCompletionRequest& chat, int64_t limit,
+                   std::vector<int32_t>& prompt, int& dropped) {
+    const std::vector<size_t> droppable = droppable_messages(chat.messages);
+    const nlohmann::ordered_json all = chat.messages;
+    std::optional<std::vector<int32_t>> best;
+    size_t low = 1;
+    size_t high = droppable.size();
+    while (low <= high) {
+        const size_t count = low + (high - low) / 2;
+        chat.messages = without_oldest(all, droppable, count);
+        ApiResult<std::vector<int32_t>> rendered = model.chat_prompt(chat);
+        if (rendered.ok() && static_cast<int64_t>(rendered.value().size()) < limit) {
+            best = std::move(rendered.value());
+            dropped = static_cast<int>(count);
+            high = count - 1;
+        } else {
+            low = count + 1;
+        }
+    }
+    if (!best) {
+        chat.messages = all;
+        return false;
+    }
+    chat.messages = without_oldest(all, droppable, static_cast<size_t>(dropped));
+    prompt = std::move(*best);
+    return true;
 }
 
 }  // namespace
@@ -59,6 +115,15 @@ ApiResult<std::unique_ptr<PreparedChat>> prepare_chat(ModelLease lease, ChatInpu
         ApiResult<std::vector<int32_t>> prompt = model.chat_prompt(chat);
         if (!prompt.ok()) return prompt.error();
         prepared->prompt = std::move(prompt.value());
+        if (input.trim_to_context &&
+            static_cast<int64_t>(prepared->prompt.size()) >= model.context_length() &&
+            trim_messages(model, chat, model.context_length(), prepared->prompt,
+                          prepared->dropped_messages)) {
+            CRIA_LOG_WARN(
+                "the prompt is longer than the context of %lld tokens: left out the %d "
+                "oldest messages",
+                static_cast<long long>(model.context_length()), prepared->dropped_messages);
+        }
         if (prepared->plan.split_reasoning) {
             prepared->plan.starts_in_reasoning = prompt_opens_reasoning(model, prepared->prompt);
         }
@@ -71,7 +136,22 @@ ApiResult<std::unique_ptr<PreparedChat>> prepare_chat(ModelLease lease, ChatInpu
                                        "context");
             }
         }
-        prepared->prompt.insert(prepared->prompt.begin(), input.prefix_tokens.begin(),
+        // Trimmed, the newest prefix tokens that fit before the prompt stay.
+        size_t skip = 0;
+        const auto room =
+            model.context_length() - 1 - static_cast<int64_t>(prepared->prompt.size());
+        if (input.trim_to_context && static_cast<int64_t>(input.prefix_tokens.size()) > room) {
+            skip = std::min(
+                input.prefix_tokens.size(),
+                input.prefix_tokens.size() - static_cast<size_t>(std::max<int64_t>(room, 0)));
+            prepared->dropped_prefix_tokens = skip;
+            CRIA_LOG_WARN(
+                "the prompt is longer than the context of %lld tokens: left out the %zu "
+                "oldest context tokens",
+                static_cast<long long>(model.context_length()), skip);
+        }
+        prepared->prompt.insert(prepared->prompt.begin(),
+                                input.prefix_tokens.begin() + static_cast<long>(skip),
                                 input.prefix_tokens.end());
     }
     // The prompt must leave room for at least one generated token.

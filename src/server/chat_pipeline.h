@@ -40,6 +40,10 @@ struct ChatInput {
     std::vector<int32_t> prefix_tokens;
     // The request field a too-long prompt is blamed on.
     std::string prompt_param = "messages";
+    // Ollama's handling of a prompt longer than the context: the oldest messages that are not
+    // system messages are left out (the newest one always stays), and the oldest `prefix_tokens`
+    // go before any message; only a prompt that still does not fit is an error.
+    bool trim_to_context = false;
 };
 
 struct PreparedChat {
@@ -47,6 +51,9 @@ struct PreparedChat {
     ChatCompletionRequest chat;  // the conversation with the recipe applied
     OutputPlan plan;
     std::vector<int32_t> prompt;
+    // What trim_to_context left out.
+    int dropped_messages = 0;
+    size_t dropped_prefix_tokens = 0;
     GenerationRequest generation;                // the request's, with the plan's grammar
     std::unique_ptr<PendingGeneration> pending;  // set by start_chat()
 

@@ -379,7 +379,7 @@ void handle_embeddings(ModelManager& models, Api api, const httplib::Request& re
 
 }  // namespace
 
-void register_embedding_routes(httplib::Server& router, ModelManager& models) {
+void register_embedding_routes(Router& router, ModelManager& models) {
     router.Post("/v1/embeddings", [&models](const httplib::Request& req, httplib::Response& res) {
         handle_embeddings(models, Api::kOpenAi, req, res);
     });

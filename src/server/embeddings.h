@@ -23,6 +23,7 @@
 
 #include "server/api.h"
 #include "server/model_manager.h"
+#include "server/router.h"
 
 namespace cria::server {
 
@@ -63,6 +64,6 @@ nlohmann::ordered_json openai_embedding_response(const std::string& model,
                                                  bool base64, int64_t prompt_tokens);
 
 // Registers the three routes. `models` must outlive the server.
-void register_embedding_routes(httplib::Server& router, ModelManager& models);
+void register_embedding_routes(Router& router, ModelManager& models);
 
 }  // namespace cria::server

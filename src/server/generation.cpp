@@ -39,15 +39,24 @@ struct ServedModel::Impl {
         return std::binary_search(end_tokens.begin(), end_tokens.end(), token);
     }
 
+    // `kwargs` (the request's chat_template_kwargs, null or an object) add variables and win
+    // over bos_token, eos_token and enable_thinking; the conversation's own are left alone.
     Expected<std::string> render_chat(const json& messages, const json& tools,
                                       bool add_generation_prompt,
-                                      std::optional<bool> enable_thinking = std::nullopt) const {
+                                      std::optional<bool> enable_thinking = std::nullopt,
+                                      const json& kwargs = json()) const {
         json context = {{"messages", messages},
                         {"add_generation_prompt", add_generation_prompt},
                         {"bos_token", bos_text},
                         {"eos_token", eos_text}};
         if (!tools.is_null()) context["tools"] = tools;
         if (enable_thinking) context["enable_thinking"] = *enable_thinking;
+        if (kwargs.is_object()) {
+            for (const auto& [key, value] : kwargs.items()) {
+                if (key == "messages" || key == "tools" || key == "add_generation_prompt") continue;
+                context[key] = value;
+            }
+        }
         return chat_template->render(context);
     }
 
@@ -60,8 +69,17 @@ struct ServedModel::Impl {
             {{{"role", "user"}, {"content", "hi"}}, {{"role", "assistant"}, {"content", kProbe}}});
         Expected<std::string> rendered = render_chat(messages, nullptr, false);
         if (!rendered.has_value()) return std::nullopt;
-        const size_t at = rendered->rfind(kProbe);
+        size_t at = rendered->rfind(kProbe);
         if (at == std::string::npos) return std::nullopt;
+        if (at + kProbe.size() == rendered->size()) {
+            // Go templates (as Ollama's) leave the last assistant turn open as a prefill; the
+            // marker shows once another turn follows.
+            messages.push_back({{"role", "user"}, {"content", "hi"}});
+            rendered = render_chat(messages, nullptr, false);
+            if (!rendered.has_value()) return std::nullopt;
+            at = rendered->rfind(kProbe);
+            if (at == std::string::npos) return std::nullopt;
+        }
         const std::string after = rendered->substr(at + kProbe.size());
         std::vector<int32_t> ids = tokenizer->encode(after, false, true);
         if (ids.empty() || !tokenizer->is_control(ids[0])) return std::nullopt;
@@ -219,7 +237,8 @@ ApiResult<std::vector<int32_t>> ServedModel::chat_prompt(
             "model", "no_chat_template");
     }
     Expected<std::string> text =
-        impl_->render_chat(request.messages, request.tools, true, request.enable_thinking);
+        impl_->render_chat(request.messages, request.tools, true, request.enable_thinking,
+                           request.chat_template_kwargs);
     if (!text.has_value()) {
         // Some templates read an assistant's content as a string even when the message only
         // carries tool calls (OpenAI clients send null there); try again with "" for null.
@@ -233,7 +252,8 @@ ApiResult<std::vector<int32_t>> ServedModel::chat_prompt(
         }
         if (had_null) {
             Expected<std::string> retry =
-                impl_->render_chat(messages, request.tools, true, request.enable_thinking);
+                impl_->render_chat(messages, request.tools, true, request.enable_thinking,
+                                   request.chat_template_kwargs);
             if (retry.has_value()) text = std::move(retry);
         }
     }

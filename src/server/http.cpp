@@ -6,7 +6,9 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <optional>
 #include <string>
@@ -24,6 +26,10 @@ Expected<HostPort> parse_host_port(std::string_view text) {
     }
     while (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
     if (rest.empty()) return out;
+    // A port alone ("12345") listens on the default host.
+    if (rest.find_first_not_of("0123456789") == std::string_view::npos) {
+        return parse_host_port(":" + std::string(rest));
+    }
 
     std::string_view host = rest;
     std::string_view port;
@@ -120,6 +126,13 @@ AccessDecision decide_access(const AccessPolicy& policy, const httplib::Request&
     return policy.decide(head);
 }
 
+ApiError unknown_url(const httplib::Request& req) {
+    ApiError error = invalid_request("Unknown request URL: " + req.method + " " + req.path + ".");
+    error.http_status = 404;
+    error.code = "unknown_url";
+    return error;
+}
+
 ApiError access_error(int status, std::string message, std::string code) {
     ApiError error = invalid_request(std::move(message), std::nullopt, std::move(code));
     error.http_status = status;
@@ -172,34 +185,38 @@ void answer_refused(const httplib::Request& req, httplib::Response& res,
 bool HttpServer::body_over_cap(const httplib::Request& req, httplib::Response& res) const {
     const bool upload = options_.max_upload_bytes > 0 && !options_.upload_path_prefix.empty() &&
                         req.path.rfind(options_.upload_path_prefix, 0) == 0;
-    if (upload || options_.max_upload_bytes <= options_.max_body_bytes) return false;
-    // httplib would read up to the upload cap: refuse larger bodies before reading them. A body
-    // of unknown length cannot be refused in time, so it must declare one.
-    const std::string length = req.get_header_value("Content-Length");
     const bool chunked =
         req.get_header_value("Transfer-Encoding").find("chunked") != std::string::npos;
+    if (chunked && !server_->reads_body(req.method, req.path)) {
+        // A chunked body for no route: httplib would read it whole before finding none.
+        res.set_header("Connection", "close");
+        send_error_for_path(res, req.path, unknown_url(req));
+        return true;
+    }
+    if (upload || options_.max_upload_bytes <= options_.max_body_bytes) return false;
+    // httplib would read up to the upload cap: refuse larger bodies before reading them.
+    const std::string length = req.get_header_value("Content-Length");
     char* end = nullptr;
     const unsigned long long declared = std::strtoull(length.c_str(), &end, 10);
-    if (chunked || (!length.empty() && (*end != '\0' || declared > options_.max_body_bytes))) {
+    if (!length.empty() && (*end != '\0' || declared > options_.max_body_bytes)) {
         res.set_header("Connection", "close");
-        ApiError error = body_too_large(options_.max_body_bytes);
-        if (chunked) {
-            error.http_status = 411;
-            error.message =
-                "Request bodies of unknown length are only accepted for uploads; "
-                "send a Content-Length (at most " +
-                std::to_string(options_.max_body_bytes) + " bytes).";
-        }
-        send_error_for_path(res, req.path, error);
+        send_error_for_path(res, req.path, body_too_large(options_.max_body_bytes));
         return true;
     }
     return false;
 }
 
 HttpServer::HttpServer(const HttpOptions& options)
-    : options_(options), server_(std::make_unique<httplib::Server>()) {
+    : options_(options), server_(std::make_unique<Router>(options.max_body_bytes)) {
     const int threads = options_.worker_threads;
     server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+    // httplib's default sets SO_REUSEPORT, with which a second server binds the same port and
+    // the kernel splits connections between the two. SO_REUSEADDR alone still allows a restart
+    // while old connections linger in TIME_WAIT, but not two listeners.
+    server_->set_socket_options([](socket_t sock) {
+        int yes = 1;
+        setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    });
     // httplib has one payload cap for every route: the larger of the two, with the smaller one
     // enforced below, before routing, for everything that is not an upload.
     server_->set_payload_max_length(std::max(options_.max_body_bytes, options_.max_upload_bytes));
@@ -213,35 +230,32 @@ HttpServer::HttpServer(const HttpOptions& options)
     // with an empty body; give those the same JSON error shape as everything else. Responses a
     // handler already filled in are left alone.
     using ErrorHandler = httplib::Server::HandlerWithResponse;
-    server_->set_error_handler(
-        ErrorHandler([cap](const httplib::Request& req, httplib::Response& res) {
-            if (!res.body.empty() || res.content_provider_ != nullptr) {
-                return httplib::Server::HandlerResponse::Unhandled;
-            }
-            // After a request httplib could not read (a stalled or oversized body, a malformed
-            // head) the connection is in an unknown state: tell the client not to send another
-            // request on it (httplib itself keeps it open until the keep-alive timeout).
-            if (res.status == 400 || res.status == 408 || res.status == 413 || res.status == 414) {
-                res.set_header("Connection", "close");
-            }
-            if (res.status == 413) {
-                send_error(res, body_too_large(cap));
-            } else if (res.status == 404) {
-                ApiError error =
-                    invalid_request("Unknown request URL: " + req.method + " " + req.path + ".");
-                error.http_status = 404;
-                error.code = "unknown_url";
-                send_error(res, error);
-            } else if (res.status == 500) {
-                send_error(res, internal_fault("The server had an error processing the request."));
-            } else {
-                ApiError error = invalid_request("The request could not be read (HTTP " +
-                                                 std::to_string(res.status) + ").");
-                error.http_status = res.status;
-                send_error(res, error);
-            }
-            return httplib::Server::HandlerResponse::Handled;
-        }));
+    server_->set_error_handler(ErrorHandler([cap](const httplib::Request& req,
+                                                  httplib::Response& res) {
+        if (!res.body.empty() || res.content_provider_ != nullptr) {
+            return httplib::Server::HandlerResponse::Unhandled;
+        }
+        // After a request httplib could not read (a stalled or oversized body, a malformed
+        // head) the connection is in an unknown state: tell the client not to send another
+        // request on it (httplib itself keeps it open until the keep-alive timeout).
+        if (res.status == 400 || res.status == 408 || res.status == 413 || res.status == 414) {
+            res.set_header("Connection", "close");
+        }
+        if (res.status == 413) {
+            send_error_for_path(res, req.path, body_too_large(cap));
+        } else if (res.status == 404) {
+            send_error_for_path(res, req.path, unknown_url(req));
+        } else if (res.status == 500) {
+            send_error_for_path(res, req.path,
+                                internal_fault("The server had an error processing the request."));
+        } else {
+            ApiError error = invalid_request("The request could not be read (HTTP " +
+                                             std::to_string(res.status) + ").");
+            error.http_status = res.status;
+            send_error_for_path(res, req.path, error);
+        }
+        return httplib::Server::HandlerResponse::Handled;
+    }));
     // Access control runs before routing, so it covers every route, unknown paths included,
     // and refuses a request before reading its body.
     server_->set_pre_routing_handler(
@@ -304,9 +318,13 @@ Expected<int> HttpServer::bind(const std::string& host, int port) {
         if (chosen <= 0) return io_error("cannot listen on " + host + " (no free port)");
         return chosen;
     }
+    errno = 0;
     if (!server_->bind_to_port(host, port)) {
-        return io_error("cannot listen on " + host + ":" + std::to_string(port) +
-                        " (address in use or not available)");
+        const int error = errno;
+        return io_error("cannot listen on " + host + ":" + std::to_string(port) + ": " +
+                        (error == EADDRINUSE ? std::string("address already in use")
+                         : error != 0        ? std::string(std::strerror(error))
+                                             : std::string("address not available")));
     }
     return port;
 }

@@ -19,6 +19,7 @@
 #include "server/access.h"
 #include "server/api.h"
 #include "server/metrics.h"
+#include "server/router.h"
 
 namespace cria::server {
 
@@ -60,7 +61,7 @@ class HttpServer {
     HttpServer& operator=(const HttpServer&) = delete;
 
     // Routes are registered on the underlying server before bind().
-    httplib::Server& router() { return *server_; }
+    Router& router() { return *server_; }
 
     // Binds the listening socket; returns the port (the chosen one when `port` is 0).
     Expected<int> bind(const std::string& host, int port);
@@ -69,11 +70,12 @@ class HttpServer {
     void stop();
 
   private:
-    // Answers 413 (or 411) for a non-upload body larger than max_body_bytes; true when it did.
+    // Answers 413 for a non-upload body declared larger than max_body_bytes, and 404 for a
+    // chunked body that no route of the Router reads; true when it did.
     bool body_over_cap(const httplib::Request& req, httplib::Response& res) const;
 
     HttpOptions options_;
-    std::unique_ptr<httplib::Server> server_;
+    std::unique_ptr<Router> server_;
 };
 
 void send_json(httplib::Response& res, int status, const nlohmann::ordered_json& body);

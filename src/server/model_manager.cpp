@@ -7,6 +7,8 @@
 #include <limits>
 #include <sstream>
 
+#include <sys/stat.h>
+
 #include "core/log.h"
 #include "core/system_memory.h"
 #include "gguf/reader.h"
@@ -224,16 +226,37 @@ ModelManager::~ModelManager() {
     }
 }
 
+ModelSource ModelManager::file_source(const std::string& name, const std::string& path) const {
+    ModelSource source;
+    source.name = strip_latest(name);
+    source.path = path;
+    source.is_file = true;
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return source;
+    const auto size = static_cast<uint64_t>(st.st_size);
+    const auto mtime = static_cast<int64_t>(st.st_mtime);
+    source.file_bytes = size;
+    source.modified_unix = mtime;
+    std::lock_guard<std::mutex> lock(files_mutex_);
+    FileInfo& info = file_info_[path];
+    if (info.digest.empty() || info.size != size || info.mtime != mtime) {
+        store::Sha256 hash;
+        const std::string identity =
+            path + "\n" + std::to_string(size) + "\n" + std::to_string(mtime);
+        hash.update(identity.data(), identity.size());
+        Expected<nlohmann::json> config = store::gguf_model_config(path);
+        info = {size, mtime, hash.finish().hex(),
+                config.has_value() ? *config : nlohmann::json::object()};
+    }
+    source.digest = info.digest;
+    source.config = info.config;
+    return source;
+}
+
 Expected<ModelSource> ModelManager::resolve(const std::string& name) const {
     const std::string wanted = strip_latest(name);
     for (const auto& [file_name, path] : files_) {
-        if (strip_latest(file_name) == wanted) {
-            ModelSource source;
-            source.name = strip_latest(file_name);
-            source.path = path;
-            source.file_bytes = file_size_or_zero(path);
-            return source;
-        }
+        if (strip_latest(file_name) == wanted) return file_source(file_name, path);
     }
     const Status not_found_status =
         not_found("model \"" + name + "\" not found, try pulling it first");
@@ -263,12 +286,7 @@ Expected<ModelSource> ModelManager::resolve(const std::string& name) const {
 
 std::vector<ModelSource> ModelManager::servable() const {
     std::vector<ModelSource> out;
-    for (const auto& [name, path] : files_) {
-        ModelSource source;
-        source.name = strip_latest(name);
-        source.path = path;
-        out.push_back(std::move(source));
-    }
+    for (const auto& [name, path] : files_) out.push_back(file_source(name, path));
     if (store_ == nullptr) return out;
     Expected<std::vector<store::ModelEntry>> entries = store_->list();
     if (!entries.has_value()) return out;

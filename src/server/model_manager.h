@@ -43,11 +43,15 @@ Expected<KeepAlive> parse_keep_alive(const nlohmann::json& value);
 struct ModelSource {
     std::string name;           // as responses and /api/ps show it (":latest" left out)
     std::string path;           // the GGUF file
+    bool is_file = false;       // a --model NAME=PATH of the server, not a model of the store
     store::ModelRecipe recipe;  // Modelfile defaults; empty for --model files
-    std::string digest;         // the manifest digest (hex); empty for --model files
-    nlohmann::json config = nlohmann::json::object();  // the store's config blob
+    // The manifest digest (hex); for a --model file, a digest of its path, size and
+    // modification time (it changes whenever the file does, without hashing gigabytes).
+    std::string digest;
+    // The store's config blob; for a --model file, the same fields read from the GGUF.
+    nlohmann::json config = nlohmann::json::object();
     uint64_t file_bytes = 0;
-    int64_t modified_unix = 0;  // when the store last wrote the model; 0 for --model files
+    int64_t modified_unix = 0;  // when the store last wrote the model, or the file's mtime
 };
 
 class HealthState;
@@ -133,6 +137,8 @@ class ModelManager {
   private:
     friend class ModelLease;
     using Clock = std::chrono::steady_clock;
+    // A --model file as a source, its GGUF read once per version of the file.
+    ModelSource file_source(const std::string& name, const std::string& path) const;
     using LoadedTable = std::map<std::string, std::shared_ptr<ModelLease::Entry>>;
     void release(const std::shared_ptr<ModelLease::Entry>& entry, std::optional<KeepAlive> keep);
     // Takes idle models out until one more fits; returns them to be destroyed unlocked.
@@ -144,6 +150,14 @@ class ModelManager {
     ModelManagerOptions options_;
     const store::ModelStore* store_;
     std::vector<std::pair<std::string, std::string>> files_;
+    struct FileInfo {
+        uint64_t size = 0;
+        int64_t mtime = 0;
+        std::string digest;
+        nlohmann::json config;
+    };
+    mutable std::mutex files_mutex_;
+    mutable std::map<std::string, FileInfo> file_info_;  // by path
 
     mutable std::mutex mutex_;
     std::condition_variable wake_reaper_;

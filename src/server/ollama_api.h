@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "server/model_manager.h"
+#include "server/router.h"
 #include "store/model_store.h"
 #include "store/registry_client.h"
 
@@ -43,6 +44,9 @@ struct CreateRequest {
 };
 ApiResult<CreateRequest> parse_create_request(const nlohmann::json& body);
 
+// {"name","model","modified_at","size","digest","details"} for a --model file of the server.
+nlohmann::ordered_json ollama_file_model_json(const ModelSource& source);
+
 // What /api/ps lists for a loaded model: name, model, size (the memory estimate), digest,
 // details, expires_at (Ollama's zero time for never), size_vram, context_length.
 nlohmann::ordered_json loaded_model_json(const LoadedModelInfo& info);
@@ -56,7 +60,7 @@ inline constexpr const char* kNeverExpires = "0001-01-01T00:00:00Z";
 // Uploads to /api/blobs are streamed to disk, hashed as they arrive and capped at
 // `max_blob_bytes` (413), and refused up front when the disk lacks the space (507). The HTTP
 // layer's body cap applies to them too.
-void register_ollama_routes(httplib::Server& router, ModelManager& models, store::ModelStore& store,
+void register_ollama_routes(Router& router, ModelManager& models, store::ModelStore& store,
                             const store::RegistryOptions& registry,
                             uint64_t max_blob_bytes = kDefaultMaxBlobBytes);
 

@@ -165,8 +165,8 @@ ApiResult<OllamaGenerationRequest> parse_ollama_generate_request(const json& bod
     if (auto error = string_field("template", text)) return *error;
     if (!text.empty()) {
         return bad_field(
-            "template is not supported per request: cria's chat templates are Jinja, set per "
-            "model with a Modelfile TEMPLATE; use raw: true to send a prompt as is");
+            "template is not supported per request: set a model's template (Jinja or Go) with "
+            "a Modelfile TEMPLATE; use raw: true to send a prompt as is");
     }
     if (body.contains("system") && !body["system"].is_null()) {
         std::string system;
@@ -429,6 +429,8 @@ bool prepare(OllamaJob& job, ModelLease lease, httplib::Response& res) {
         return false;
     }
     input.require_reasoning = request.think == true;
+    // As Ollama does: a conversation longer than the context loses its oldest messages.
+    input.trim_to_context = true;
     if (!request.is_chat) {
         input.prompt_param = "prompt";
         input.prefix_tokens = request.context;
@@ -527,8 +529,10 @@ void handle_generation(ModelManager& models, bool is_chat, const httplib::Reques
     res.set_chunked_content_provider(
         "application/x-ndjson", [job, connection](size_t, httplib::DataSink& sink) {
             bool client_present = true;
-            auto write_line = [&](const json& line) {
+            auto write_line = [&](json line) {
                 if (!client_present) return false;
+                // Every line carries the time it was written, as Ollama's do.
+                line["created_at"] = ollama_timestamp(std::chrono::system_clock::now());
                 const std::string text =
                     line.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
                 client_present = sink.write(text.data(), text.size());
@@ -553,7 +557,7 @@ void handle_generation(ModelManager& models, bool is_chat, const httplib::Reques
 
 }  // namespace
 
-void register_ollama_generation_routes(httplib::Server& router, ModelManager& models) {
+void register_ollama_generation_routes(Router& router, ModelManager& models) {
     router.Post("/api/chat", [&models](const httplib::Request& req, httplib::Response& res) {
         handle_generation(models, true, req, res);
     });

@@ -29,6 +29,7 @@
 
 #include "server/api.h"
 #include "server/model_manager.h"
+#include "server/router.h"
 
 namespace cria::server {
 
@@ -95,6 +96,6 @@ nlohmann::ordered_json ollama_final(nlohmann::ordered_json body, const std::stri
                                     const OllamaStats& stats, const std::vector<int32_t>* context);
 
 // Registers /api/chat and /api/generate. `models` must outlive the server.
-void register_ollama_generation_routes(httplib::Server& router, ModelManager& models);
+void register_ollama_generation_routes(Router& router, ModelManager& models);
 
 }  // namespace cria::server

@@ -221,7 +221,7 @@ void handle_create(ModelManager& models, store::ResponseStore& responses,
 
 }  // namespace
 
-void register_responses_routes(httplib::Server& router, ModelManager& models,
+void register_responses_routes(Router& router, ModelManager& models,
                                store::ResponseStore& responses) {
     router.Post("/v1/responses",
                 [&models, &responses](const httplib::Request& req, httplib::Response& res) {

@@ -14,12 +14,13 @@
 #include <httplib.h>
 
 #include "server/model_manager.h"
+#include "server/router.h"
 #include "store/response_store.h"
 
 namespace cria::server {
 
 // Registers the routes. `models` and `responses` must outlive the server.
-void register_responses_routes(httplib::Server& router, ModelManager& models,
+void register_responses_routes(Router& router, ModelManager& models,
                                store::ResponseStore& responses);
 
 }  // namespace cria::server

@@ -10,12 +10,13 @@
 #include "core/status.h"
 #include "server/api.h"
 #include "server/model_manager.h"
+#include "server/router.h"
 
 namespace cria::server {
 
 // Registers every route on `router`. Requests name models through `models`, which loads them on
 // demand and must outlive the server.
-void register_routes(httplib::Server& router, ModelManager& models);
+void register_routes(Router& router, ModelManager& models);
 
 // Shared by the OpenAI-shaped front ends (chat, completions, responses).
 

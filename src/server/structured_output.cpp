@@ -2,6 +2,7 @@
 
 #include "grammar/json_schema.h"
 #include "grammar/tool_call_grammar.h"
+#include "server/cut_tool_call.h"
 
 namespace cria::server {
 
@@ -150,7 +151,7 @@ void ChatOutputShaper::add_calls(std::vector<chat::ParsedToolCall>&& calls,
     }
 }
 
-void ChatOutputShaper::shape_content(std::string_view text, bool at_end,
+void ChatOutputShaper::shape_content(std::string_view text, bool at_end, bool cut,
                                      std::vector<json>& deltas) {
     if (!plan_.parse_tool_calls) {
         if (!text.empty()) {
@@ -162,6 +163,14 @@ void ChatOutputShaper::shape_content(std::string_view text, bool at_end,
     chat::ToolCallParseStep step = tool_parser_.feed(text);
     if (at_end) {
         chat::ToolCallParseStep rest = tool_parser_.finish();
+        if (cut) {
+            // The text the parser gives back is the unclosed call, after any content.
+            if (std::optional<CutToolCalls> open =
+                    recover_cut_tool_calls(plan_.tool_format, rest.content)) {
+                rest.content = std::move(open->content);
+                for (auto& call : open->calls) rest.calls.push_back(std::move(call));
+            }
+        }
         step.content += rest.content;
         for (auto& call : rest.calls) step.calls.push_back(std::move(call));
     }
@@ -175,7 +184,7 @@ void ChatOutputShaper::shape_content(std::string_view text, bool at_end,
 std::vector<json> ChatOutputShaper::feed(std::string_view text) {
     std::vector<json> deltas;
     if (!plan_.split_reasoning) {
-        shape_content(text, false, deltas);
+        shape_content(text, false, false, deltas);
         return deltas;
     }
     chat::ReasoningStep step = reasoning_.feed(text);
@@ -183,7 +192,7 @@ std::vector<json> ChatOutputShaper::feed(std::string_view text) {
         reasoning_text_ += step.reasoning;
         deltas.push_back({{"reasoning_content", step.reasoning}});
     }
-    shape_content(step.content, false, deltas);
+    shape_content(step.content, false, false, deltas);
     return deltas;
 }
 
@@ -195,9 +204,9 @@ std::vector<json> ChatOutputShaper::finish(std::string& finish_reason) {
             reasoning_text_ += step.reasoning;
             deltas.push_back({{"reasoning_content", step.reasoning}});
         }
-        shape_content(step.content, true, deltas);
+        shape_content(step.content, true, finish_reason == "length", deltas);
     } else {
-        shape_content("", true, deltas);
+        shape_content("", true, finish_reason == "length", deltas);
     }
     // OpenAI reports "tool_calls" when the answer ended with calls; a cut answer stays "length".
     if (!tool_calls_.empty() && finish_reason == "stop") finish_reason = "tool_calls";

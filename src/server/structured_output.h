@@ -47,7 +47,9 @@ ApiResult<OutputPlan> plan_chat_output(ChatCompletionRequest& request,
 
 // Turns generated text into message fields. Feed text as it is generated; each call returns
 // the deltas to stream (objects for `choices[].delta`). finish() returns the last ones and
-// the final finish_reason ("tool_calls" when the answer carries calls).
+// the final finish_reason ("tool_calls" when the answer carries calls). An answer cut by the
+// token limit ("length") inside a tool call keeps that call (its name, and its arguments as far
+// as they were generated, which may not parse) and no markup in the content; it stays "length".
 class ChatOutputShaper {
   public:
     explicit ChatOutputShaper(const OutputPlan& plan);
@@ -60,7 +62,9 @@ class ChatOutputShaper {
     void fill_message(nlohmann::ordered_json& message) const;
 
   private:
-    void shape_content(std::string_view text, bool at_end,
+    // `cut`: the answer ended at the token limit, so a call left open is returned as far as it
+    // got rather than as content.
+    void shape_content(std::string_view text, bool at_end, bool cut,
                        std::vector<nlohmann::ordered_json>& deltas);
     void add_calls(std::vector<chat::ParsedToolCall>&& calls,
                    std::vector<nlohmann::ordered_json>& deltas);

@@ -12,6 +12,7 @@
 #include <random>
 #include <set>
 
+#include "chat/chat_template.h"
 #include "core/log.h"
 #include "gguf/model_summary.h"
 #include "gguf/reader.h"
@@ -82,6 +83,19 @@ std::string percent(uint64_t done, uint64_t total) {
 }
 
 }  // namespace
+
+Expected<nlohmann::json> gguf_model_config(const std::filesystem::path& path) {
+    auto file = gguf::File::open(path.string());
+    if (!file) return file.status();
+    const gguf::ModelSummary summary = gguf::summarize(**file);
+    nlohmann::json out;
+    out["model_format"] = "gguf";
+    out["model_family"] = summary.architecture;
+    out["model_families"] = nlohmann::json::array({summary.architecture});
+    out["model_type"] = format_parameter_count(summary.parameters);
+    out["file_type"] = summary.file_type;
+    return out;
+}
 
 std::string format_parameter_count(uint64_t parameters) {
     char buf[32];
@@ -528,16 +542,10 @@ Expected<Manifest> ModelStore::create_locked(const ModelName& name, const ModelR
     }
     std::error_code ec;
     auto gguf_layer = [&](const fs::path& path) -> Expected<nlohmann::json> {
-        auto file = gguf::File::open(path.string());
-        if (!file) return invalid_argument("FROM " + recipe.from + ": " + file.status().message());
-        const gguf::ModelSummary summary = gguf::summarize(**file);
-        nlohmann::json out;
-        out["model_format"] = "gguf";
-        out["model_family"] = summary.architecture;
-        out["model_families"] = nlohmann::json::array({summary.architecture});
-        out["model_type"] = format_parameter_count(summary.parameters);
-        out["file_type"] = summary.file_type;
-        return out;
+        auto config = gguf_model_config(path);
+        if (!config)
+            return invalid_argument("FROM " + recipe.from + ": " + config.status().message());
+        return config;
     };
     const auto from_digest = Digest::parse(recipe.from);
     if (from_digest) {
@@ -585,6 +593,16 @@ Expected<Manifest> ModelStore::create_locked(const ModelName& name, const ModelR
         layers.push_back(std::move(layer));
         return Status::ok();
     };
+    // A template that does not parse would fail every request: refuse it here, naming the line.
+    if (recipe.chat_template) {
+        Expected<chat::ChatTemplate> parsed = chat::ChatTemplate::parse(*recipe.chat_template);
+        if (!parsed.has_value()) {
+            return invalid_argument("TEMPLATE (" +
+                                    std::string(chat::template_syntax_name(
+                                        chat::detect_template_syntax(*recipe.chat_template))) +
+                                    " syntax) does not parse: " + parsed.status().message());
+        }
+    }
     const auto chat_template =
         recipe.chat_template ? recipe.chat_template : inherited.chat_template;
     const auto system = recipe.system ? recipe.system : inherited.system;

@@ -164,4 +164,8 @@ class StoreLock {
 // "3.2B", "135M": a parameter count as Ollama writes it.
 std::string format_parameter_count(uint64_t parameters);
 
+// The config blob's fields for a GGUF file (model_format, model_family, model_families,
+// model_type as a parameter count, file_type), as `create` writes them.
+Expected<nlohmann::json> gguf_model_config(const std::filesystem::path& path);
+
 }  // namespace cria::store

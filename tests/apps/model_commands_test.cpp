@@ -68,8 +68,8 @@ TEST_F(ModelCommands, CreateCopyShowListRemove) {
               "temperature                    0.2\n");
     EXPECT_EQ(cria("show mine --system").output, "You are\nterse.\n");
     EXPECT_EQ(cria("show mine --license").output, "MIT\n");
-    // Without a TEMPLATE the GGUF's own template is the model's.
-    EXPECT_EQ(cria("show mine --template").output, "{{ gguf_template }}\n");
+    // Without a TEMPLATE the GGUF's own template is the model's; its syntax is named on stderr.
+    EXPECT_EQ(cria("show mine --template").output, "template syntax: jinja\n{{ gguf_template }}\n");
 
     // The printed Modelfile rebuilds the same model.
     r = cria("show mine --modelfile");

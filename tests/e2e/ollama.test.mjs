@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Ollama } from 'ollama';
-import { post, runCria, sharedDir, startServer, sharedSkip } from './harness.mjs';
+import { DEMO_MODEL, post, runCria, sharedDir, startServer, sharedSkip } from './harness.mjs';
 
 const shared = sharedDir();
 const gguf = shared ? path.join(shared, 'models', 'tiny-qwen3.Q8_0.gguf') : null;
@@ -39,9 +39,11 @@ describe('model store through the ollama client', { skip }, () => {
   test('list shows both names with one digest', async () => {
     const { models } = await ollama.list();
     const names = models.map((m) => m.name).sort();
-    assert.deepEqual(names, ['gpt-3.5-turbo:latest', 'tq:latest']);
-    assert.equal(models[0].digest, models[1].digest);
-    assert.equal(models[0].details.family, 'qwen3');
+    // The demo model is served beside the store's models (no --model given): listed too.
+    assert.deepEqual(names, [`${DEMO_MODEL}:latest`, 'gpt-3.5-turbo:latest', 'tq:latest']);
+    const byName = Object.fromEntries(models.map((m) => [m.name, m]));
+    assert.equal(byName['tq:latest'].digest, byName['gpt-3.5-turbo:latest'].digest);
+    assert.equal(byName['tq:latest'].details.family, 'qwen3');
   });
 
   test('show reports the Modelfile parameters and system prompt', async () => {
@@ -89,7 +91,8 @@ describe('model store through the ollama client', { skip }, () => {
     await ollama.copy({ source: 'viaapi', destination: 'user/alias:v1' });
     await ollama.delete({ model: 'viaapi' });
     const { models } = await ollama.list();
-    assert.deepEqual(models.map((m) => m.name).sort(), ['gpt-3.5-turbo:latest', 'tq:latest', 'user/alias:v1']);
+    assert.deepEqual(models.map((m) => m.name).sort(),
+      [`${DEMO_MODEL}:latest`, 'gpt-3.5-turbo:latest', 'tq:latest', 'user/alias:v1']);
     await ollama.delete({ model: 'user/alias:v1' });
     await assert.rejects(ollama.delete({ model: 'user/alias:v1' }), (err) => err.status_code === 404);
   });

@@ -282,6 +282,52 @@ TEST(ChatRequestErrors, ToolsAndResponseFormat) {
                       "response_format.json_schema");
 }
 
+TEST(ChatRequest, ChatTemplateKwargsMustBeAnObject) {
+    ChatCompletionRequest r =
+        parse_chat_ok({{"chat_template_kwargs", {{"enable_thinking", false}}}});
+    EXPECT_EQ(r.chat_template_kwargs, (json{{"enable_thinking", false}}));
+    EXPECT_TRUE(parse_chat_ok({}).chat_template_kwargs.is_null());
+    for (const json& bad : {json("x"), json::array({1}), json(true)}) {
+        const ApiError error =
+            expect_chat_error(chat_body({{"chat_template_kwargs", bad}}), "chat_template_kwargs");
+        EXPECT_EQ(error.code, "invalid_type");
+    }
+    auto completion = parse_completion_request(
+        R"({"model":"m","prompt":"a","chat_template_kwargs":{"enable_thinking":false}})");
+    ASSERT_TRUE(completion.ok());
+    EXPECT_TRUE(completion.value().chat_template_kwargs.is_object());
+    auto bad = parse_completion_request(R"({"model":"m","prompt":"a","chat_template_kwargs":1})");
+    ASSERT_FALSE(bad.ok());
+    EXPECT_EQ(bad.error().param, "chat_template_kwargs");
+}
+
+TEST(ChatRequest, LegacyFunctionsBecomeTools) {
+    const json functions = json::array({{{"name", "add"}, {"parameters", {{"type", "object"}}}}});
+    ChatCompletionRequest r = parse_chat_ok({{"functions", functions}});
+    ASSERT_EQ(r.tools.size(), 1u);
+    EXPECT_EQ(r.tools[0], (json{{"type", "function"}, {"function", functions[0]}}));
+    EXPECT_TRUE(r.tool_choice.is_null());
+    r = parse_chat_ok({{"functions", functions}, {"function_call", "none"}});
+    EXPECT_EQ(r.tool_choice, "none");
+    r = parse_chat_ok({{"functions", functions}, {"function_call", "auto"}});
+    EXPECT_EQ(r.tool_choice, "auto");
+    r = parse_chat_ok({{"functions", functions}, {"function_call", {{"name", "add"}}}});
+    EXPECT_EQ(r.tool_choice, (json{{"type", "function"}, {"function", {{"name", "add"}}}}));
+
+    expect_chat_error(chat_body({{"functions", "add"}}), "functions");
+    expect_chat_error(chat_body({{"functions", {json::object()}}}), "functions[0].name");
+    expect_chat_error(chat_body({{"functions", functions}, {"function_call", "required"}}),
+                      "function_call");
+    expect_chat_error(chat_body({{"functions", functions}, {"function_call", json::object()}}),
+                      "function_call.name");
+    expect_chat_error(
+        chat_body({{"functions", functions},
+                   {"tools", {{{"type", "function"}, {"function", {{"name", "x"}}}}}}}),
+        "functions");
+    expect_chat_error(chat_body({{"function_call", "auto"}, {"tool_choice", "auto"}}),
+                      "function_call");
+}
+
 TEST(ChatRequestErrors, LogitBiasAgainstVocabulary) {
     ChatCompletionRequest r = parse_chat_ok({{"logit_bias", {{"99", 5}}}});
     EXPECT_FALSE(validate_for_vocabulary(r.generation, 100).has_value());

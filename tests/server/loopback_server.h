@@ -16,7 +16,7 @@ class LoopbackServer {
         http_.stop();
         if (thread_.joinable()) thread_.join();
     }
-    httplib::Server& router() { return http_.router(); }
+    Router& router() { return http_.router(); }
     int start() {
         auto port = http_.bind("127.0.0.1", 0);
         EXPECT_TRUE(port.has_value());

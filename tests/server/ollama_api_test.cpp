@@ -6,11 +6,13 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <set>
 #include <thread>
 
 #include "gguf/writer.h"
 #include "server/http.h"
+#include "server/loopback_server.h"
 #include "test_support.h"
 
 namespace cria::server {
@@ -32,7 +34,7 @@ std::string tiny_gguf_bytes() {
 class OllamaApiTest : public ::testing::Test {
   protected:
     OllamaApiTest() {
-        root_ = test::temp_dir() /
+        root_ = cria::test::temp_dir() /
                 ("ollama-api-" +
                  std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
         fs::remove_all(root_);
@@ -75,6 +77,18 @@ class OllamaApiTest : public ::testing::Test {
         head = client_->Head("/api/blobs/" + digest);
         EXPECT_TRUE(head && head->status == 200);
         return digest;
+    }
+
+    // The modified_at /api/tags lists for a model.
+    nlohmann::json list_modified_at(const std::string& name) {
+        auto tags = client_->Get("/api/tags");
+        EXPECT_TRUE(tags && tags->status == 200);
+        if (!tags) return nullptr;
+        const nlohmann::json body = nlohmann::json::parse(tags->body);
+        for (const auto& model : body["models"]) {
+            if (model["name"] == name) return model["modified_at"];
+        }
+        return nullptr;
     }
 
     fs::path root_;
@@ -166,6 +180,11 @@ TEST_F(OllamaApiTest, CreateFromUploadedBlobShowCopyListDelete) {
         start = end + 1;
     }
     ASSERT_GE(lines.size(), 2u);
+    // Every line carries its own time.
+    for (nlohmann::json& line : lines) {
+        ASSERT_TRUE(line.contains("created_at")) << line.dump();
+        line.erase("created_at");
+    }
     EXPECT_EQ(lines.back(), (nlohmann::json{{"status", "success"}}));
 
     auto shown = post("/api/show", {{"model", "mine"}}, 200);
@@ -176,6 +195,7 @@ TEST_F(OllamaApiTest, CreateFromUploadedBlobShowCopyListDelete) {
               std::string::npos);
     EXPECT_EQ(shown["details"]["family"], "llama");
     EXPECT_EQ(shown["model_info"]["llama.context_length"], 512);
+    EXPECT_EQ(shown["modified_at"], list_modified_at("mine:latest"));
 
     post("/api/copy", {{"source", "mine"}, {"destination", "gpt-3.5-turbo"}}, 200);
     auto tags = client_->Get("/api/tags");
@@ -228,6 +248,50 @@ TEST_F(OllamaApiTest, ErrorsAreOllamaShaped) {
     ASSERT_TRUE(pulled);
     EXPECT_NE(pulled->body.find("\"error\""), std::string::npos) << pulled->body;
     EXPECT_TRUE(store_->list()->empty());
+}
+
+// A `cria serve --model NAME=PATH` file is listed and shown like a stored model, and shadows a
+// stored model of its name.
+TEST(OllamaApiFiles, ModelFilesAppearInTagsAndShow) {
+    const fs::path root = cria::test::temp_dir() / "ollama-api-files";
+    fs::remove_all(root);
+    fs::create_directories(root);
+    const fs::path file = root / "tiny.gguf";
+    {
+        std::ofstream out(file, std::ios::binary);
+        out << tiny_gguf_bytes();
+    }
+    auto opened = store::ModelStore::open(root / "store");
+    ASSERT_TRUE(opened);
+    store::ModelStore store = std::move(*opened);
+    ModelManager models(ModelManagerOptions{}, &store, {{"tiny", file.string()}});
+    server::test::LoopbackServer server;
+    register_ollama_routes(server.router(), models, store, store::RegistryOptions{});
+    server.start();
+    auto client = server.client();
+
+    auto tags = client.Get("/api/tags");
+    ASSERT_TRUE(tags);
+    ASSERT_EQ(tags->status, 200);
+    const auto list = nlohmann::json::parse(tags->body)["models"];
+    ASSERT_EQ(list.size(), 1u) << tags->body;
+    EXPECT_EQ(list[0]["name"], "tiny:latest");
+    EXPECT_EQ(list[0]["size"], fs::file_size(file));
+    EXPECT_EQ(list[0]["digest"].get<std::string>().size(), 64u);
+    EXPECT_EQ(list[0]["details"]["family"], "llama");
+    EXPECT_EQ(list[0]["details"]["format"], "gguf");
+    EXPECT_FALSE(list[0]["details"]["parameter_size"].get<std::string>().empty());
+    EXPECT_NE(list[0]["modified_at"], "1970-01-01T00:00:00Z");
+
+    auto shown = client.Post("/api/show", R"({"model":"tiny"})", "application/json");
+    ASSERT_TRUE(shown);
+    ASSERT_EQ(shown->status, 200) << shown->body;
+    const auto body = nlohmann::json::parse(shown->body);
+    EXPECT_EQ(body["template"], "{{ gguf }}");
+    EXPECT_EQ(body["details"]["family"], "llama");
+    EXPECT_EQ(body["modified_at"], list[0]["modified_at"]);
+    EXPECT_EQ(body["model_info"]["general.architecture"], "llama");
+    fs::remove_all(root);
 }
 
 TEST(OllamaCreateRequest, ParsesFieldsAndRefusesWhatCriaCannotDo) {

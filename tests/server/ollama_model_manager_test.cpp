@@ -67,6 +67,13 @@ TEST_F(ModelManagerTest, ResolvesNamesAndLoadsOnFirstUse) {
         EXPECT_EQ(again->load_duration().count(), 0);
         ASSERT_EQ(m.loaded().size(), 1u);
         EXPECT_EQ(m.loaded()[0].in_use, 2);
+        // /api/ps shows a --model file with its digest, family and parameter size.
+        const ModelSource source = m.loaded()[0].source;
+        EXPECT_TRUE(source.is_file);
+        EXPECT_EQ(source.digest.size(), 64u);
+        EXPECT_FALSE(source.config.value("model_family", "").empty());
+        EXPECT_FALSE(source.config.value("model_type", "").empty());
+        EXPECT_GT(source.modified_unix, 0);
     }
     ASSERT_EQ(m.loaded().size(), 1u);  // the default keep-alive holds it
     EXPECT_EQ(m.loaded()[0].in_use, 0);

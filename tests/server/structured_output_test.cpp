@@ -191,6 +191,95 @@ TEST(ChatOutputShaper, ParallelCallsOffKeepsOneAndLengthStaysLength) {
     EXPECT_TRUE(message["content"].is_null());
 }
 
+// Shapes `text` as one answer that ended with `finish`; returns the message and the deltas.
+json shape_whole(const OutputPlan& plan, const std::string& text, std::string& finish,
+                 std::vector<json>* deltas = nullptr) {
+    ChatOutputShaper shaper(plan);
+    std::vector<json> all;
+    // Piece by piece, as generation feeds it.
+    for (size_t i = 0; i < text.size(); i += 3) {
+        for (json& d : shaper.feed(text.substr(i, 3))) all.push_back(std::move(d));
+    }
+    for (json& d : shaper.finish(finish)) all.push_back(std::move(d));
+    if (deltas != nullptr) *deltas = std::move(all);
+    json message = json::object();
+    shaper.fill_message(message);
+    return message;
+}
+
+TEST(ChatOutputShaper, CallCutByTheLimitIsAPartialCallNotContent) {
+    auto r = request_with({{"tools", tools()}});
+    auto plan = plan_chat_output(r, kHermesTemplate);
+    ASSERT_TRUE(plan.ok());
+    const std::string cut = "Sure.\n<tool_call>\n{\"name\": \"add\", \"arguments\": {\"a\": 1";
+    std::string finish = "length";
+    std::vector<json> deltas;
+    json message = shape_whole(plan.value(), cut, finish, &deltas);
+    EXPECT_EQ(finish, "length");
+    EXPECT_EQ(message["content"], "Sure.");
+    ASSERT_EQ(message["tool_calls"].size(), 1u) << message.dump();
+    EXPECT_EQ(message["tool_calls"][0]["function"]["name"], "add");
+    EXPECT_EQ(message["tool_calls"][0]["function"]["arguments"], "{\"a\": 1");
+    // The stream carries the same: no markup in any content delta, then the call.
+    std::string content;
+    std::string arguments;
+    for (const json& d : deltas) {
+        if (d.contains("content")) content += d["content"].get<std::string>();
+        if (d.contains("tool_calls")) {
+            arguments += d["tool_calls"][0]["function"]["arguments"].get<std::string>();
+        }
+    }
+    EXPECT_EQ(content, "Sure.");
+    EXPECT_EQ(arguments, "{\"a\": 1");
+
+    // Cut before the name is complete: no call, and still no markup.
+    finish = "length";
+    message = shape_whole(plan.value(), "<tool_call>\n{\"na", finish);
+    EXPECT_EQ(message["content"], "");
+    EXPECT_FALSE(message.contains("tool_calls"));
+    // A call cut after its arguments: complete arguments, compact.
+    finish = "length";
+    message = shape_whole(plan.value(),
+                          "<tool_call>\n{\"name\": \"now\", \"arguments\": {} }\n</tool", finish);
+    ASSERT_EQ(message["tool_calls"].size(), 1u);
+    EXPECT_EQ(message["tool_calls"][0]["function"]["arguments"], "{}");
+    // An answer that stopped (not cut) with an unclosed block keeps it as content, as before.
+    finish = "stop";
+    message = shape_whole(plan.value(), "<tool_call>\n{\"name\": \"add\"", finish);
+    EXPECT_EQ(finish, "stop");
+    EXPECT_FALSE(message.contains("tool_calls"));
+    EXPECT_EQ(message["content"], "<tool_call>\n{\"name\": \"add\"");
+}
+
+TEST(ChatOutputShaper, CutCallsInOtherFormats) {
+    OutputPlan plan;
+    plan.parse_tool_calls = true;
+    plan.tool_format = chat::ToolCallFormat::kLlama3;
+    std::string finish = "length";
+    json message = shape_whole(plan, "{\"name\": \"add\", \"parameters\": {\"a\": 12", finish);
+    ASSERT_EQ(message["tool_calls"].size(), 1u) << message.dump();
+    EXPECT_EQ(message["tool_calls"][0]["function"]["arguments"], "{\"a\": 12");
+    EXPECT_TRUE(message["content"].is_null());
+    // Mistral: the calls of an unclosed array, complete ones whole.
+    plan.tool_format = chat::ToolCallFormat::kMistral;
+    finish = "length";
+    message = shape_whole(plan,
+                          "Ok[TOOL_CALLS][{\"name\": \"now\", \"arguments\": {}}, "
+                          "{\"name\": \"add\", \"arguments\": {\"a",
+                          finish);
+    ASSERT_EQ(message["tool_calls"].size(), 2u) << message.dump();
+    EXPECT_EQ(message["content"], "Ok");
+    EXPECT_EQ(message["tool_calls"][0]["function"]["arguments"], "{}");
+    EXPECT_EQ(message["tool_calls"][1]["function"]["name"], "add");
+    EXPECT_EQ(message["tool_calls"][1]["function"]["arguments"], "{\"a");
+    // Generic: inside the {"tool_calls": [...]} wrapper.
+    plan.tool_format = chat::ToolCallFormat::kGeneric;
+    finish = "length";
+    message = shape_whole(plan, "{\"tool_calls\": [{\"name\": \"add\", \"arguments\": {", finish);
+    ASSERT_EQ(message["tool_calls"].size(), 1u) << message.dump();
+    EXPECT_EQ(message["tool_calls"][0]["function"]["arguments"], "{");
+}
+
 TEST(ChatOutputShaper, ReasoningGoesToReasoningContent) {
     OutputPlan plan;
     plan.split_reasoning = true;
