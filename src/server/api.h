@@ -20,6 +20,10 @@ namespace cria::grammar {
 class Grammar;
 }
 
+namespace cria::chat {
+class ChatTemplate;
+}
+
 namespace cria::server {
 
 // An error as OpenAI clients expect it: {"error": {"message", "type", "param", "code"}}.
@@ -93,6 +97,12 @@ struct ChatCompletionRequest {
     // chat_template_kwargs: null or an object whose keys join the template's variables
     // (messages, tools and add_generation_prompt excepted), e.g. {"enable_thinking": false}.
     nlohmann::ordered_json chat_template_kwargs;
+    // Ollama's /api/generate `template`: rendered instead of the model's own (Jinja or Go).
+    std::shared_ptr<const chat::ChatTemplate> template_override;
+    // Ollama's /api/generate `suffix`: with it the template renders fill-in-the-middle from
+    // `prompt` and `suffix`, which Go templates that name `.Suffix` support.
+    std::string fill_prompt;
+    std::string fill_suffix;
     GenerationRequest generation;
     bool stream = false;
     bool include_usage = false;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "chat/chat_template.h"
 #include "chat/reasoning.h"
 #include "core/log.h"
 #include "server/model_defaults.h"
@@ -105,11 +106,13 @@ ApiResult<std::unique_ptr<PreparedChat>> prepare_chat(ModelLease lease, ChatInpu
             system_only.system = recipe.system;
             apply_recipe_messages(chat.messages, system_only);
         }
-        if (input.require_reasoning &&
-            !chat::template_has_reasoning(model.chat_template_source())) {
+        const std::string& template_source = chat.template_override
+                                                 ? chat.template_override->source()
+                                                 : model.chat_template_source();
+        if (input.require_reasoning && !chat::template_has_reasoning(template_source)) {
             return invalid_request("\"" + chat.model + "\" does not support thinking", "think");
         }
-        ApiResult<OutputPlan> planned = plan_chat_output(chat, model.chat_template_source());
+        ApiResult<OutputPlan> planned = plan_chat_output(chat, template_source);
         if (!planned.ok()) return planned.error();
         prepared->plan = std::move(planned.value());
         ApiResult<std::vector<int32_t>> prompt = model.chat_prompt(chat);

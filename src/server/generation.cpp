@@ -41,10 +41,14 @@ struct ServedModel::Impl {
 
     // `kwargs` (the request's chat_template_kwargs, null or an object) add variables and win
     // over bos_token, eos_token and enable_thinking; the conversation's own are left alone.
+    // `tmpl` replaces the model's template when given; `fill` (prompt and suffix) asks for
+    // fill-in-the-middle.
     Expected<std::string> render_chat(const json& messages, const json& tools,
                                       bool add_generation_prompt,
                                       std::optional<bool> enable_thinking = std::nullopt,
-                                      const json& kwargs = json()) const {
+                                      const json& kwargs = json(),
+                                      const chat::ChatTemplate* tmpl = nullptr,
+                                      const json& fill = json()) const {
         json context = {{"messages", messages},
                         {"add_generation_prompt", add_generation_prompt},
                         {"bos_token", bos_text},
@@ -57,7 +61,11 @@ struct ServedModel::Impl {
                 context[key] = value;
             }
         }
-        return chat_template->render(context);
+        if (fill.is_object()) {
+            context["prompt"] = fill["prompt"];
+            context["suffix"] = fill["suffix"];
+        }
+        return (tmpl != nullptr ? *tmpl : *chat_template).render(context);
     }
 
     // The end-of-turn marker the template writes after an assistant message, when it is a
@@ -231,14 +239,27 @@ Expected<std::vector<std::vector<float>>> ServedModel::embed(
 
 ApiResult<std::vector<int32_t>> ServedModel::chat_prompt(
     const ChatCompletionRequest& request) const {
-    if (!impl_->chat_template) {
+    const chat::ChatTemplate* tmpl = request.template_override ? request.template_override.get()
+                                     : impl_->chat_template    ? &*impl_->chat_template
+                                                               : nullptr;
+    if (tmpl == nullptr) {
         return invalid_request(
             "The model '" + impl_->name + "' has no chat template; use /v1/completions instead.",
             "model", "no_chat_template");
     }
+    json fill;
+    if (!request.fill_suffix.empty()) {
+        // As Ollama: only a template that places `.Suffix` can fill in the middle.
+        if (tmpl->syntax() != chat::TemplateSyntax::kGo ||
+            tmpl->source().find("Suffix") == std::string::npos) {
+            return invalid_request("\"" + request.model + "\" does not support insert", "suffix",
+                                   "invalid_value");
+        }
+        fill = {{"prompt", request.fill_prompt}, {"suffix", request.fill_suffix}};
+    }
     Expected<std::string> text =
         impl_->render_chat(request.messages, request.tools, true, request.enable_thinking,
-                           request.chat_template_kwargs);
+                           request.chat_template_kwargs, tmpl, fill);
     if (!text.has_value()) {
         // Some templates read an assistant's content as a string even when the message only
         // carries tool calls (OpenAI clients send null there); try again with "" for null.
@@ -253,7 +274,7 @@ ApiResult<std::vector<int32_t>> ServedModel::chat_prompt(
         if (had_null) {
             Expected<std::string> retry =
                 impl_->render_chat(messages, request.tools, true, request.enable_thinking,
-                                   request.chat_template_kwargs);
+                                   request.chat_template_kwargs, tmpl, fill);
             if (retry.has_value()) text = std::move(retry);
         }
     }

@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 
+#include "chat/chat_template.h"
 #include "chat/reasoning.h"
 #include "core/log.h"
 #include "gguf/model_summary.h"
@@ -234,6 +235,11 @@ void handle_show(const ModelManager& models, const store::ModelStore& store,
             capabilities.push_back("tools");
         }
         if (chat::template_has_reasoning(chat_template)) capabilities.push_back("thinking");
+        // Fill-in-the-middle (`suffix`): a Go template that places `.Suffix`.
+        if (chat::detect_template_syntax(chat_template) == chat::TemplateSyntax::kGo &&
+            chat_template.find("Suffix") != std::string::npos) {
+            capabilities.push_back("insert");
+        }
     }
     out["capabilities"] = capabilities;
     out["modified_at"] = rfc3339_utc(source->modified_unix);

@@ -4,6 +4,7 @@
 #include <limits>
 #include <memory>
 
+#include "chat/chat_template.h"
 #include "core/log.h"
 #include "sampling/sampling_params.h"
 #include "server/chat_pipeline.h"
@@ -156,17 +157,16 @@ ApiResult<OllamaGenerationRequest> parse_ollama_generate_request(const json& bod
         return std::nullopt;
     };
     if (auto error = string_field("prompt", out.prompt)) return *error;
-    std::string text;
-    if (auto error = string_field("suffix", text)) return *error;
-    if (!text.empty()) {
-        return bad_field("suffix (fill-in-the-middle) is not supported by cria");
-    }
-    text.clear();
-    if (auto error = string_field("template", text)) return *error;
-    if (!text.empty()) {
-        return bad_field(
-            "template is not supported per request: set a model's template (Jinja or Go) with "
-            "a Modelfile TEMPLATE; use raw: true to send a prompt as is");
+    std::string suffix;
+    if (auto error = string_field("suffix", suffix)) return *error;
+    // A template for this request only, in either syntax, instead of the model's.
+    std::string template_text;
+    if (auto error = string_field("template", template_text)) return *error;
+    std::shared_ptr<const chat::ChatTemplate> template_override;
+    if (!template_text.empty()) {
+        Expected<chat::ChatTemplate> parsed = chat::ChatTemplate::parse(template_text);
+        if (!parsed.has_value()) return bad_field("template: " + parsed.status().message());
+        template_override = std::make_shared<const chat::ChatTemplate>(std::move(parsed).value());
     }
     if (body.contains("system") && !body["system"].is_null()) {
         std::string system;
@@ -200,6 +200,12 @@ ApiResult<OllamaGenerationRequest> parse_ollama_generate_request(const json& bod
     messages.push_back({{"role", "user"}, {"content", out.prompt}});
     openai["messages"] = std::move(messages);
     if (auto error = parse_as_openai(openai, out.chat)) return *error;
+    out.chat.template_override = std::move(template_override);
+    out.chat.fill_prompt = out.prompt;
+    out.chat.fill_suffix = std::move(suffix);
+    if (out.raw && (out.chat.template_override || !out.chat.fill_suffix.empty())) {
+        return bad_field("raw prompts take no template and no suffix");
+    }
     return out;
 }
 
@@ -437,7 +443,8 @@ bool prepare(OllamaJob& job, ModelLease lease, httplib::Response& res) {
         // /api/generate takes the Modelfile's SYSTEM (unless the request names one), not its
         // MESSAGE history.
         input.recipe = request.system ? RecipeMessages::kNone : RecipeMessages::kSystemOnly;
-        if (request.raw || model.chat_template_source().empty()) {
+        if (request.raw ||
+            (model.chat_template_source().empty() && !request.chat.template_override)) {
             // raw, or a model without a chat template: the prompt as is.
             if (request.think == true) {
                 send_ollama_error(res, 400,

@@ -11,9 +11,9 @@
 // same grammars as /v1's response_format; `tools` yield message.tool_calls with the arguments
 // as an object; `think` splits <think> blocks into message.thinking (or "thinking").
 //
-// Differences from Ollama, answered with a 400: `template` (Ollama takes a Go template; cria's
-// templates are Jinja and are set per model with a Modelfile TEMPLATE), `suffix`
-// (fill-in-the-middle) and `images` (no vision models).
+// `template` renders this request with a template of its own (Jinja or Go); `suffix` asks for
+// fill-in-the-middle, which a Go template that places `.Suffix` supports (others: 400 "does not
+// support insert"). Differences from Ollama, answered with a 400: `images` (no vision models).
 //
 // The parsing and the JSON builders are pure functions, unit-tested without a socket.
 #pragma once

@@ -1,7 +1,8 @@
 // Ollama Go templates in Modelfiles: a model created with a Go TEMPLATE chats through /api/chat,
 // /api/generate and /v1/chat/completions with exactly the prompt Ollama renders (checked by its
 // token count), `cria show --template` names the syntax, and a template that does not parse is
-// refused at `cria create` and /api/create with the line. Uses the shared tiny Qwen3 model and
+// refused at `cria create` and /api/create with the line; /api/generate takes a template of its
+// own and `suffix` for fill-in-the-middle. Uses the shared tiny Qwen3 model and
 // the shared Go templates; skipped when ../shared is absent.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -44,7 +45,8 @@ function createFromModelfile(name, modelfile) {
 before(async () => {
   if (skip) return;
   // chatml names .Messages (rendered once); exec-mistral-prompt is a legacy .Prompt template.
-  for (const [name, file] of [['gochat', 'chatml.gotmpl'], ['golegacy', 'exec-mistral-prompt.gotmpl']]) {
+  for (const [name, file] of [['gochat', 'chatml.gotmpl'], ['golegacy', 'exec-mistral-prompt.gotmpl'],
+    ['gofim', 'exec-suffix.gotmpl']]) {
     const created = createFromModelfile(name,
       `FROM ${gguf}\nPARAMETER temperature 0\nTEMPLATE """${golden(file)}"""\n`);
     assert.equal(created.status, 0, created.stderr);
@@ -95,6 +97,28 @@ describe('Go templates', { skip }, () => {
     assert.equal(chat.prompt_eval_count, tokenCount(golden('exec-mistral-prompt__user-assistant-user.txt')));
     const generated = await ollama.generate({ model: 'golegacy', prompt: 'Hello friend!', options: { num_predict: 2 } });
     assert.equal(generated.prompt_eval_count, tokenCount('[INST] Hello friend![/INST] '));
+  });
+
+  test('/api/generate takes a template of its own and fills in the middle with suffix', async () => {
+    const template = golden('exec-suffix.gotmpl');
+    const fim = await ollama.generate({
+      model: 'gochat', prompt: 'def add(', suffix: 'return x', template, options: { num_predict: 2 },
+    });
+    assert.equal(fim.prompt_eval_count, tokenCount(golden('exec-suffix__prompt-suffix.txt')));
+    const plain = await ollama.generate({ model: 'gochat', prompt: 'hello', template, options: { num_predict: 2 } });
+    assert.equal(plain.prompt_eval_count, tokenCount('hello'));
+    // A model whose own template places .Suffix reports (and does) insert.
+    assert.ok((await ollama.show({ model: 'gofim' })).capabilities.includes('insert'));
+    const own = await ollama.generate({ model: 'gofim', prompt: 'def add(', suffix: 'return x', options: { num_predict: 2 } });
+    assert.equal(own.prompt_eval_count, fim.prompt_eval_count);
+    // chatml places no .Suffix: as Ollama, the model "does not support insert".
+    assert.ok(!(await ollama.show({ model: 'gochat' })).capabilities.includes('insert'));
+    const refused = await post(`${server.url}/api/generate`, { model: 'gochat', prompt: 'a', suffix: 'b', stream: false });
+    assert.equal(refused.status, 400);
+    assert.match(refused.json.error, /does not support insert/);
+    const broken = await post(`${server.url}/api/generate`, { model: 'gochat', prompt: 'a', template: '{{ if .Prompt }}', stream: false });
+    assert.equal(broken.status, 400);
+    assert.match(broken.json.error, /template: .*line 1/);
   });
 
   test('a template that does not parse is refused at create, naming the line', async () => {

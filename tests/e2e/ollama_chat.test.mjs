@@ -208,8 +208,8 @@ describe('/api/chat and /api/generate', { skip }, () => {
     await assert.rejects(ollama.chat({ model: 'nope', messages: hello, stream: false }),
       (err) => err.status_code === 404 && err.error === 'model "nope" not found, try pulling it first');
     for (const [body, pattern] of [
-      [{ model: 'tq', prompt: 'x', suffix: 'y' }, /suffix/],
-      [{ model: 'tq', prompt: 'x', template: '{{ .Prompt }}' }, /template/],
+      [{ model: 'tq', prompt: 'x', suffix: 'y' }, /"tq" does not support insert/],
+      [{ model: 'tq', prompt: 'x', template: '{{ if .Prompt }}' }, /template: .*line 1/],
       [{ model: 'tq', prompt: 'x', keep_alive: 'soon' }, /keep_alive/],
       [{ model: 'tq', prompt: 'x', options: { temperature: 'hot' } }, /temperature/],
       [{ prompt: 'x' }, /model is required/],

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "chat/chat_template.h"
 #include "server/model_defaults.h"
 
 namespace cria::server {
@@ -144,8 +145,9 @@ TEST(OllamaGenerateRequest, PromptSystemContextRaw) {
 
 TEST(OllamaGenerateRequest, RejectsUnsupportedAndMalformedFields) {
     const char* bad[] = {
-        R"({"model": "m", "prompt": "a", "suffix": "b"})",
-        R"({"model": "m", "prompt": "a", "template": "{{ .Prompt }}"})",
+        R"({"model": "m", "prompt": "a", "template": "{{ if .Prompt }}unclosed"})",
+        R"({"model": "m", "prompt": "a", "raw": true, "suffix": "b"})",
+        R"({"model": "m", "prompt": "a", "raw": true, "template": "{{ .Prompt }}"})",
         R"({"model": "m", "prompt": "a", "images": ["aGk="]})",
         R"({"model": "m", "prompt": "a", "context": [1, -2]})",
         R"({"model": "m", "prompt": "a", "context": "1,2"})",
@@ -158,6 +160,14 @@ TEST(OllamaGenerateRequest, RejectsUnsupportedAndMalformedFields) {
         auto parsed = parse_ollama_generate_request(ojson::parse(body));
         EXPECT_FALSE(parsed.ok()) << body;
     }
+    // A template of the request's own (either syntax) and a suffix for fill-in-the-middle.
+    auto fim = parse_ollama_generate_request(ojson::parse(
+        R"({"model": "m", "prompt": "a", "suffix": "b", "template": "{{ .Prompt }}|{{ .Suffix }}"})"));
+    ASSERT_TRUE(fim.ok()) << fim.error().message;
+    ASSERT_NE(fim.value().chat.template_override, nullptr);
+    EXPECT_EQ(fim.value().chat.template_override->syntax(), chat::TemplateSyntax::kGo);
+    EXPECT_EQ(fim.value().chat.fill_prompt, "a");
+    EXPECT_EQ(fim.value().chat.fill_suffix, "b");
     // Empty suffix and template are what some clients always send.
     EXPECT_TRUE(parse_ollama_generate_request(
                     json::parse(R"({"model": "m", "prompt": "a", "suffix": "", "template": ""})"))
