@@ -60,10 +60,14 @@ bool exercise(const std::string& source) {
         return false;
     }
     auto rendered = tmpl->render(context, options);
-    if (!rendered) EXPECT_FALSE(rendered.status().message().empty());
+    if (!rendered) {
+        EXPECT_FALSE(rendered.status().message().empty());
+    }
     nlohmann::ordered_json fim = {{"prompt", "p"}, {"suffix", "s"}};
     auto fim_rendered = tmpl->render(fim, options);
-    if (!fim_rendered) EXPECT_FALSE(fim_rendered.status().message().empty());
+    if (!fim_rendered) {
+        EXPECT_FALSE(fim_rendered.status().message().empty());
+    }
     return true;
 }
 

@@ -147,6 +147,23 @@ TEST(GoTemplateTest, ToolsAndArgumentsPrintAsOllamaDoes) {
         "{\"a\":\"x\\u003cy\",\"b\":1} a=x<y b=1\"get\"");
 }
 
+TEST(GoTemplateTest, LargeArgumentObjectsConvertInLinearTime) {
+    // 100k keys (some repeated: the last wins, as Go's decoder keeps it) would take minutes
+    // with a quadratic map.
+    std::string arguments = "{";
+    for (int i = 0; i < 100000; ++i) arguments += "\"k" + std::to_string(i % 60000) + "\":1,";
+    arguments += "\"k0\":2}";
+    json context = conversation({});
+    context["messages"].push_back(
+        {{"role", "assistant"},
+         {"content", ""},
+         {"tool_calls", {{{"function", {{"name", "f"}, {"arguments", arguments}}}}}}});
+    EXPECT_EQ(render("{{ range .Messages }}{{ range .ToolCalls }}{{ len .Function.Arguments }} "
+                     "{{ index .Function.Arguments \"k0\" }}{{ end }}{{ end }}",
+                     context),
+              "60000 2");
+}
+
 TEST(GoTemplateTest, LegacyTemplatesRenderPerTurnAndCutAfterResponse) {
     // No Messages: one render per turn; the last render stops right after .Response.
     const std::string source = "[{{ .System }}|{{ .Prompt }}]{{ .Response }}</s>";

@@ -169,14 +169,23 @@ struct Message {
 Value tool_call_value(const json& call) {
     const json& function =
         call.contains("function") && call["function"].is_object() ? call["function"] : call;
-    json arguments = function.contains("arguments") ? function["arguments"] : json::object();
+    const json arguments = function.contains("arguments") ? function["arguments"] : json::object();
+    Value args;
     if (arguments.is_string()) {
-        arguments = json::parse(arguments.get<std::string>(), nullptr, false);
-        if (arguments.is_discarded()) throw Error("a tool call's arguments are not valid JSON");
+        // Key order does not matter (Go sorts them), so the text is parsed into sorted maps,
+        // which take linear time where order-keeping ones would take quadratic.
+        const nlohmann::json parsed =
+            nlohmann::json::parse(arguments.get<std::string>(), nullptr, false);
+        if (parsed.is_discarded()) throw Error("a tool call's arguments are not valid JSON");
+        if (!parsed.is_object() && !parsed.is_null()) {
+            throw Error("a tool call's arguments are not a JSON object");
+        }
+        args = parsed.is_null() ? Value::map({}) : from_json(parsed);
+    } else if (arguments.is_object() || arguments.is_null()) {
+        args = arguments.is_null() ? Value::map({}) : from_json(arguments);
+    } else {
+        throw Error("a tool call's arguments are not a JSON object");
     }
-    if (arguments.is_null()) arguments = json::object();
-    if (!arguments.is_object()) throw Error("a tool call's arguments are not a JSON object");
-    Value args = from_json(arguments);
     args.printing = Printing::kJsonNilAsEmptyObject;
     int64_t index = 0;
     if (function.contains("index") && function["index"].is_number_integer()) {

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <unordered_map>
 
 namespace cria::chat::gotmpl {
 namespace {
@@ -234,17 +235,30 @@ Value Value::nil_list(Printing printing) {
 Value Value::map(std::vector<std::pair<std::string, Value>> entries, Printing printing) {
     std::stable_sort(entries.begin(), entries.end(),
                      [](const auto& a, const auto& b) { return a.first < b.first; });
-    Value v = ordered_map(std::move(entries));
+    // A JSON object may repeat a key; like Go's decoder, the last one wins.
+    std::vector<std::pair<std::string, Value>> unique;
+    unique.reserve(entries.size());
+    for (auto& entry : entries) {
+        if (!unique.empty() && unique.back().first == entry.first) {
+            unique.back().second = std::move(entry.second);
+        } else {
+            unique.push_back(std::move(entry));
+        }
+    }
+    Value v = ordered_map(std::move(unique));
     v.printing = printing;
     return v;
 }
 Value Value::ordered_map(std::vector<std::pair<std::string, Value>> entries) {
     auto composite = std::make_shared<Composite>();
+    composite->keys.reserve(entries.size());
+    composite->values.reserve(entries.size());
+    // Where each key went: a repeated key replaces the earlier value in place (linear time).
+    std::unordered_map<std::string, size_t> position;
     for (auto& [key, value] : entries) {
-        // A JSON object may repeat a key; like Go's decoder, the last one wins.
-        auto at = std::find(composite->keys.begin(), composite->keys.end(), key);
-        if (at != composite->keys.end()) {
-            composite->values[static_cast<size_t>(at - composite->keys.begin())] = std::move(value);
+        auto [at, inserted] = position.emplace(key, composite->keys.size());
+        if (!inserted) {
+            composite->values[at->second] = std::move(value);
             continue;
         }
         composite->keys.push_back(std::move(key));
@@ -470,33 +484,45 @@ std::string marshal_json(const Value& value) {
     return out;
 }
 
-Value from_json(const nlohmann::ordered_json& json) {
+namespace {
+
+template <typename Json>
+Value convert_json(const Json& json) {
     switch (json.type()) {
-        case nlohmann::ordered_json::value_t::object: {
+        case Json::value_t::object: {
             std::vector<std::pair<std::string, Value>> entries;
             entries.reserve(json.size());
             for (auto it = json.begin(); it != json.end(); ++it) {
-                entries.emplace_back(it.key(), from_json(it.value()));
+                entries.emplace_back(it.key(), convert_json(it.value()));
             }
             return Value::map(std::move(entries));
         }
-        case nlohmann::ordered_json::value_t::array: {
+        case Json::value_t::array: {
             std::vector<Value> items;
             items.reserve(json.size());
-            for (const auto& item : json) items.push_back(from_json(item));
+            for (const auto& item : json) items.push_back(convert_json(item));
             return Value::list(std::move(items));
         }
-        case nlohmann::ordered_json::value_t::string:
-            return Value::of_string(json.get<std::string>());
-        case nlohmann::ordered_json::value_t::boolean:
-            return Value::of_bool(json.get<bool>());
-        case nlohmann::ordered_json::value_t::number_integer:
-        case nlohmann::ordered_json::value_t::number_unsigned:
-        case nlohmann::ordered_json::value_t::number_float:
-            return Value::of_float(json.get<double>());
+        case Json::value_t::string:
+            return Value::of_string(json.template get<std::string>());
+        case Json::value_t::boolean:
+            return Value::of_bool(json.template get<bool>());
+        case Json::value_t::number_integer:
+        case Json::value_t::number_unsigned:
+        case Json::value_t::number_float:
+            return Value::of_float(json.template get<double>());
         default:
             return Value::nil();
     }
+}
+
+}  // namespace
+
+Value from_json(const nlohmann::ordered_json& json) {
+    return convert_json(json);
+}
+Value from_json(const nlohmann::json& json) {
+    return convert_json(json);
 }
 
 }  // namespace cria::chat::gotmpl

@@ -112,5 +112,6 @@ std::string format_float_v(double value);
 
 // JSON decoded into Go's `any`: objects become map[string]any, numbers float64.
 Value from_json(const nlohmann::ordered_json& json);
+Value from_json(const nlohmann::json& json);
 
 }  // namespace cria::chat::gotmpl
