@@ -289,9 +289,11 @@ HttpServer::HttpServer(const HttpOptions& options)
     if (options_.metrics != nullptr) {
         Metrics* metrics = options_.metrics;
         // The logger sees every response once, after it was written.
-        server_->set_logger([metrics](const httplib::Request& req, const httplib::Response& res) {
-            metrics->record_request(req.path, res.status);
-        });
+        const Router* router = server_.get();
+        server_->set_logger(
+            [metrics, router](const httplib::Request& req, const httplib::Response& res) {
+                metrics->record_request(router->route_label(req.path), res.status);
+            });
     }
     server_->set_exception_handler(
         [](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {

@@ -33,50 +33,9 @@ const std::vector<double>& generation_rate_buckets() {
     return bounds;
 }
 
-std::string endpoint_label(std::string_view path) {
-    // Every route cria serves (OpenAI's and Ollama's APIs and its own service routes).
-    static const std::vector<std::string_view> exact = {
-        "/",
-        "/health",
-        "/metrics",
-        "/v1/models",
-        "/v1/chat/completions",
-        "/v1/completions",
-        "/v1/embeddings",
-        "/v1/responses",
-        "/api/version",
-        "/api/tags",
-        "/api/show",
-        "/api/copy",
-        "/api/delete",
-        "/api/create",
-        "/api/pull",
-        "/api/push",
-        "/api/ps",
-        "/api/chat",
-        "/api/generate",
-        "/api/embed",
-        "/api/embeddings",
-    };
-    // Routes with a parameter in the path, counted under one label each.
-    static const std::vector<std::pair<std::string_view, std::string_view>> prefixed = {
-        {"/v1/models/", "/v1/models/{model}"},
-        {"/v1/responses/", "/v1/responses/{id}"},
-        {"/api/blobs/", "/api/blobs/{digest}"},
-    };
-    if (std::find(exact.begin(), exact.end(), path) != exact.end()) return std::string(path);
-    for (const auto& [prefix, label] : prefixed) {
-        if (path.size() > prefix.size() && path.substr(0, prefix.size()) == prefix) {
-            return std::string(label);
-        }
-    }
-    return "other";
-}
-
-void Metrics::record_request(std::string_view path, int status) {
-    std::string endpoint = endpoint_label(path);
+void Metrics::record_request(std::string route, int status) {
     std::lock_guard<std::mutex> lock(mutex_);
-    ++requests_[{std::move(endpoint), status}];
+    ++requests_[{std::move(route), status}];
 }
 
 void Metrics::observe_time_to_first_token(double seconds) {
@@ -227,8 +186,7 @@ std::string render_prometheus(const MetricsSnapshot& snapshot) {
     return out;
 }
 
-void register_service_routes(httplib::Server& router, const Metrics& metrics,
-                             const HealthState& health) {
+void register_service_routes(Router& router, const Metrics& metrics, const HealthState& health) {
     router.Get("/health", [&health](const httplib::Request&, httplib::Response& res) {
         const bool ready = health.ready();
         res.status = ready ? 200 : 503;

@@ -27,6 +27,8 @@
 #include <utility>
 #include <vector>
 
+#include "server/router.h"
+
 namespace cria::server {
 
 // Counts observations into buckets with fixed upper bounds (Prometheus' "le").
@@ -66,11 +68,6 @@ struct MetricsSnapshot {
 std::string render_prometheus(const MetricsSnapshot& snapshot);
 inline constexpr const char* kPrometheusContentType = "text/plain; version=0.0.4; charset=utf-8";
 
-// The route a request path counts under: the path of a route cria serves ("/v1/models/{model}"
-// for a model's page), or "other", so that clients probing arbitrary paths cannot grow the
-// label set without bound.
-std::string endpoint_label(std::string_view path);
-
 // Thread-safe: every method may be called from any thread at any time.
 class Metrics {
   public:
@@ -78,8 +75,9 @@ class Metrics {
     Metrics(const Metrics&) = delete;
     Metrics& operator=(const Metrics&) = delete;
 
-    // One answered HTTP request; `path` is collapsed by endpoint_label.
-    void record_request(std::string_view path, int status);
+    // One answered HTTP request, counted under its route's label (Router::route_label: the
+    // route table's own patterns, or "other" for paths cria does not serve).
+    void record_request(std::string route, int status);
     void add_prompt_tokens(uint64_t count) { prompt_tokens_ += count; }
     void add_generated_tokens(uint64_t count) { generated_tokens_ += count; }
     void observe_time_to_first_token(double seconds);
@@ -143,7 +141,6 @@ class LoadingGuard {
 // GET /health: 200 {"status":"ok"} when ready, 503 {"status":"loading"} while a model loads.
 // GET /metrics: render() as text/plain; version=0.0.4.
 // Both objects must outlive the server.
-void register_service_routes(httplib::Server& router, const Metrics& metrics,
-                             const HealthState& health);
+void register_service_routes(Router& router, const Metrics& metrics, const HealthState& health);
 
 }  // namespace cria::server

@@ -471,7 +471,7 @@ void register_ollama_routes(Router& router, ModelManager& models, store::ModelSt
                       models.unload(name);
                       res.status = 200;
                   });
-    router.Get(R"(/api/blobs/([^/]+))",
+    router.Get("/api/blobs/{digest}",
                [&store](const httplib::Request& req, httplib::Response& res) {
                    auto digest = store::Digest::parse(req.matches[1].str());
                    if (!digest) return send_ollama_error(res, 400, digest.status().message());
@@ -479,7 +479,7 @@ void register_ollama_routes(Router& router, ModelManager& models, store::ModelSt
                        return send_ollama_error(res, 404, "blob not found");
                    res.status = 200;
                });
-    router.Post(R"(/api/blobs/([^/]+))",
+    router.Post("/api/blobs/{digest}",
                 [&store, max_blob_bytes](const httplib::Request& req, httplib::Response& res,
                                          const httplib::ContentReader& reader) {
                     handle_blob_upload(store, max_blob_bytes, req, res, reader);

@@ -227,7 +227,7 @@ void register_responses_routes(Router& router, ModelManager& models,
                 [&models, &responses](const httplib::Request& req, httplib::Response& res) {
                     handle_create(models, responses, req, res);
                 });
-    router.Get(R"(/v1/responses/([^/]+))",
+    router.Get("/v1/responses/{id}",
                [&responses](const httplib::Request& req, httplib::Response& res) {
                    const std::string id = req.matches[1];
                    if (req.has_param("stream") && req.get_param_value("stream") == "true") {
@@ -244,8 +244,8 @@ void register_responses_routes(Router& router, ModelManager& models,
                    }
                    send_json(res, 200, ordered(stored->response));
                });
-    router.Delete(R"(/v1/responses/([^/]+))", [&responses](const httplib::Request& req,
-                                                           httplib::Response& res) {
+    router.Delete("/v1/responses/{id}", [&responses](const httplib::Request& req,
+                                                     httplib::Response& res) {
         const std::string id = req.matches[1];
         Expected<bool> removed = responses.remove(id);
         if (!removed.has_value()) {
@@ -254,8 +254,8 @@ void register_responses_routes(Router& router, ModelManager& models,
         if (!*removed) return send_error(res, response_not_found(id, nullptr));
         send_json(res, 200, json{{"id", id}, {"object", "response.deleted"}, {"deleted", true}});
     });
-    router.Get(R"(/v1/responses/([^/]+)/input_items)", [&responses](const httplib::Request& req,
-                                                                    httplib::Response& res) {
+    router.Get("/v1/responses/{id}/input_items", [&responses](const httplib::Request& req,
+                                                              httplib::Response& res) {
         const std::string id = req.matches[1];
         Expected<store::StoredResponse> stored = responses.get(id, now_unix());
         if (!stored.has_value()) {

@@ -1,6 +1,8 @@
 #include "server/router.h"
 
+#include <algorithm>
 #include <cstdlib>
+#include <string_view>
 #include <utility>
 
 #include "server/http.h"
@@ -42,38 +44,78 @@ Router::HandlerWithContentReader Router::capped(Handler handler) const {
     };
 }
 
+std::string Router::pattern_regex(const std::string& pattern) {
+    std::string regex;
+    for (size_t i = 0; i < pattern.size(); ++i) {
+        const char c = pattern[i];
+        if (c == '{') {
+            const size_t close = pattern.find('}', i);
+            const bool rest =
+                close != std::string::npos && close > i + 1 && pattern[close - 1] == '+';
+            regex += rest ? "(.+)" : "([^/]+)";
+            i = close == std::string::npos ? pattern.size() : close;
+            continue;
+        }
+        // Everything else is literal text.
+        if (std::string_view(".^$|()[]*+?\\").find(c) != std::string_view::npos) regex += '\\';
+        regex += c;
+    }
+    return regex;
+}
+
+std::string Router::add_route(const char* method, const std::string& pattern) {
+    std::string label = pattern;
+    label.erase(std::remove(label.begin(), label.end(), '+'), label.end());
+    std::string regex = pattern_regex(pattern);
+    routes_.push_back({method, std::move(label), std::regex(regex)});
+    return regex;
+}
+
+std::string Router::route_label(const std::string& path) const {
+    for (const Route& route : routes_) {
+        if (std::regex_match(path, route.regex)) return route.label;
+    }
+    return "other";
+}
+
 // The plain handler is registered too: httplib routes a request that it expects no body for
 // (a DELETE without one) to the plain handlers only.
 bool Router::reads_body(const std::string& method, const std::string& path) const {
-    for (const auto& [route_method, pattern] : body_routes_) {
-        if (route_method == method && std::regex_match(path, pattern)) return true;
+    for (const Route& route : routes_) {
+        if ((method == "POST" || method == "DELETE") && route.method == method &&
+            std::regex_match(path, route.regex)) {
+            return true;
+        }
     }
     return false;
 }
 
+Router& Router::Get(const std::string& pattern, Handler handler) {
+    httplib::Server::Get(add_route("GET", pattern), std::move(handler));
+    return *this;
+}
+
 Router& Router::Post(const std::string& pattern, Handler handler) {
-    body_routes_.emplace_back("POST", std::regex(pattern));
-    httplib::Server::Post(pattern, capped(handler));
-    httplib::Server::Post(pattern, std::move(handler));
+    const std::string regex = add_route("POST", pattern);
+    httplib::Server::Post(regex, capped(handler));
+    httplib::Server::Post(regex, std::move(handler));
     return *this;
 }
 
 Router& Router::Post(const std::string& pattern, HandlerWithContentReader handler) {
-    body_routes_.emplace_back("POST", std::regex(pattern));
-    httplib::Server::Post(pattern, std::move(handler));
+    httplib::Server::Post(add_route("POST", pattern), std::move(handler));
     return *this;
 }
 
 Router& Router::Delete(const std::string& pattern, Handler handler) {
-    body_routes_.emplace_back("DELETE", std::regex(pattern));
-    httplib::Server::Delete(pattern, capped(handler));
-    httplib::Server::Delete(pattern, std::move(handler));
+    const std::string regex = add_route("DELETE", pattern);
+    httplib::Server::Delete(regex, capped(handler));
+    httplib::Server::Delete(regex, std::move(handler));
     return *this;
 }
 
 Router& Router::Delete(const std::string& pattern, HandlerWithContentReader handler) {
-    body_routes_.emplace_back("DELETE", std::regex(pattern));
-    httplib::Server::Delete(pattern, std::move(handler));
+    httplib::Server::Delete(add_route("DELETE", pattern), std::move(handler));
     return *this;
 }
 

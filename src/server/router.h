@@ -14,13 +14,18 @@
 
 namespace cria::server {
 
+// Routes are written as paths with named parameters, "/api/blobs/{digest}" (one path segment)
+// or "/v1/models/{model+}" (the rest of the path, slashes included); each parameter is a regex
+// group, in order, in req.matches. The pattern as written (without '+') is the route's label,
+// so that metrics count requests by route from the table itself.
 class Router : public httplib::Server {
   public:
     explicit Router(uint64_t max_body_bytes) : max_body_bytes_(max_body_bytes) {}
 
-    // These hide httplib's overloads of the same names: a plain handler gets the request with
-    // its body read under the cap (413 in the API's error shape beyond it); a handler with a
-    // ContentReader reads the body itself and enforces its own cap.
+    // These hide httplib's overloads of the same names. Post and Delete: a plain handler gets
+    // the request with its body read under the cap (413 in the API's error shape beyond it); a
+    // handler with a ContentReader reads the body itself and enforces its own cap.
+    Router& Get(const std::string& pattern, Handler handler);
     Router& Post(const std::string& pattern, Handler handler);
     Router& Post(const std::string& pattern, HandlerWithContentReader handler);
     Router& Delete(const std::string& pattern, Handler handler);
@@ -30,11 +35,25 @@ class Router : public httplib::Server {
     // registered through httplib::Server's own methods are not known here.
     bool reads_body(const std::string& method, const std::string& path) const;
 
+    // The label of the first route whose pattern matches `path` ("/v1/models/{model}"), or
+    // "other": a bounded set, whatever paths clients probe.
+    std::string route_label(const std::string& path) const;
+
+    // "/v1/models/{model+}" -> the regex "/v1/models/(.+)"; exposed for tests.
+    static std::string pattern_regex(const std::string& pattern);
+
   private:
+    struct Route {
+        std::string method;
+        std::string label;
+        std::regex regex;
+    };
+    // Records the route; returns the regex httplib matches it with.
+    std::string add_route(const char* method, const std::string& pattern);
     HandlerWithContentReader capped(Handler handler) const;
 
     uint64_t max_body_bytes_;
-    std::vector<std::pair<std::string, std::regex>> body_routes_;  // method, pattern
+    std::vector<Route> routes_;  // in registration order
 };
 
 }  // namespace cria::server

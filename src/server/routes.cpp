@@ -444,7 +444,7 @@ void register_routes(Router& router, ModelManager& models) {
     router.Get("/v1/models", [&models](const httplib::Request&, httplib::Response& res) {
         send_json(res, 200, model_list_json(model_cards(models)));
     });
-    router.Get(R"(/v1/models/(.+))",
+    router.Get("/v1/models/{model+}",
                [&models](const httplib::Request& req, httplib::Response& res) {
                    const std::string name = req.matches[1];
                    Expected<ModelSource> source = models.resolve(name);

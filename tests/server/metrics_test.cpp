@@ -25,16 +25,40 @@ TEST(Histogram, BucketsAreInclusiveUpperBounds) {
     EXPECT_DOUBLE_EQ(histogram.sum, 108.5);
 }
 
-TEST(Metrics, EndpointLabelsAreBounded) {
-    EXPECT_EQ(endpoint_label("/v1/chat/completions"), "/v1/chat/completions");
-    EXPECT_EQ(endpoint_label("/api/tags"), "/api/tags");
-    EXPECT_EQ(endpoint_label("/"), "/");
-    EXPECT_EQ(endpoint_label("/v1/models/llama3"), "/v1/models/{model}");
-    EXPECT_EQ(endpoint_label("/api/blobs/sha256:abc"), "/api/blobs/{digest}");
-    EXPECT_EQ(endpoint_label("/v1/models/"), "other");
-    EXPECT_EQ(endpoint_label("/wp-login.php"), "other");
-    EXPECT_EQ(endpoint_label("/v1/chat/completions/"), "other");
-    EXPECT_EQ(endpoint_label(""), "other");
+TEST(Metrics, RequestsCountUnderTheRouteTablesLabels) {
+    Router router(1 << 20);
+    auto ok = [](const httplib::Request&, httplib::Response&) {};
+    router.Get("/", ok);
+    router.Post("/v1/chat/completions", ok);
+    router.Get("/api/tags", ok);
+    router.Get("/v1/models/{model+}", ok);
+    router.Get("/api/blobs/{digest}", ok);
+    router.Get("/v1/responses/{id}/input_items", ok);
+    EXPECT_EQ(router.route_label("/v1/chat/completions"), "/v1/chat/completions");
+    EXPECT_EQ(router.route_label("/api/tags"), "/api/tags");
+    EXPECT_EQ(router.route_label("/"), "/");
+    EXPECT_EQ(router.route_label("/v1/models/llama3"), "/v1/models/{model}");
+    EXPECT_EQ(router.route_label("/v1/models/user/alias:v1"), "/v1/models/{model}");
+    EXPECT_EQ(router.route_label("/api/blobs/sha256:abc"), "/api/blobs/{digest}");
+    EXPECT_EQ(router.route_label("/v1/responses/resp_1/input_items"),
+              "/v1/responses/{id}/input_items");
+    // Paths cria does not serve collapse into one label.
+    EXPECT_EQ(router.route_label("/v1/models/"), "other");
+    EXPECT_EQ(router.route_label("/api/blobs/a/b"), "other");
+    EXPECT_EQ(router.route_label("/wp-login.php"), "other");
+    EXPECT_EQ(router.route_label("/v1/chat/completions/"), "other");
+    EXPECT_EQ(router.route_label(""), "other");
+    // Literal text is literal: a dot is not a wildcard.
+    EXPECT_EQ(Router::pattern_regex("/a.b/{x}/{rest+}"), "/a\\.b/([^/]+)/(.+)");
+
+    Metrics metrics;
+    metrics.record_request(router.route_label("/v1/models/m"), 200);
+    metrics.record_request(router.route_label("/v1/models/n"), 200);
+    metrics.record_request(router.route_label("/nope"), 404);
+    const std::string text = render_prometheus(metrics.snapshot());
+    EXPECT_NE(text.find("endpoint=\"/v1/models/{model}\",status=\"200\"} 2"), std::string::npos)
+        << text;
+    EXPECT_NE(text.find("endpoint=\"other\",status=\"404\"} 1"), std::string::npos) << text;
 }
 
 TEST(Metrics, RenderExactText) {
@@ -109,7 +133,7 @@ TEST(Metrics, ConcurrentUpdatesAreAllCounted) {
     for (int t = 0; t < kThreads; ++t) {
         threads.emplace_back([&metrics, t] {
             for (int i = 0; i < kEach; ++i) {
-                metrics.record_request(t % 2 ? "/v1/completions" : "/nowhere", 200);
+                metrics.record_request(t % 2 ? "/v1/completions" : "other", 200);
                 metrics.add_generated_tokens(2);
                 metrics.observe_time_to_first_token(0.2);
                 if (i % 100 == 0) (void)metrics.render();
