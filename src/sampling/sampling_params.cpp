@@ -1,6 +1,7 @@
 #include "sampling/sampling_params.h"
 
 #include <algorithm>
+#include <cassert>
 #include <charconv>
 #include <cmath>
 #include <sstream>
@@ -14,14 +15,33 @@ std::string format_number(double value) {
     return out.str();
 }
 
-// `lo <= value <= hi`, written so that NaN fails.
-Status check_closed_range(const char* field, double value, double lo, double hi) {
-    if (value >= lo && value <= hi) return Status::ok();
-    return invalid_argument(std::string(field) + " must be between " + format_number(lo) + " and " +
-                            format_number(hi) + ", got " + format_number(value));
+Status check_param(std::string_view name, double value) {
+    const ParamRange& range = param_range(name);
+    if (range.contains(value)) return Status::ok();
+    return invalid_argument(describe_range_violation(range, value));
 }
 
 }  // namespace
+
+const ParamRange* find_param_range(std::string_view name) {
+    for (const ParamRange& range : kParamRanges) {
+        if (range.name == name) return &range;
+    }
+    return nullptr;
+}
+
+const ParamRange& param_range(std::string_view name) {
+    const ParamRange* range = find_param_range(name);
+    assert(range != nullptr && "a sampling parameter missing from kParamRanges");
+    return *range;
+}
+
+std::string describe_range_violation(const ParamRange& range, double value) {
+    const std::string lower = range.min_excluded ? " must be greater than " : " must be between ";
+    const std::string upper = range.min_excluded ? " and at most " : " and ";
+    return std::string(range.name) + lower + format_number(range.min) + upper +
+           format_number(range.max) + ", got " + format_number(value);
+}
 
 Status validate_logit_bias(const std::vector<TokenBias>& logit_bias, int32_t n_vocab) {
     for (const TokenBias& entry : logit_bias) {
@@ -53,44 +73,20 @@ Status validate_sampling_params(const SamplingParams& params, int32_t n_vocab) {
     if (n_vocab <= 0) {
         return invalid_argument("vocabulary size must be positive, got " + std::to_string(n_vocab));
     }
-    CRIA_RETURN_IF_ERROR(
-        check_closed_range("temperature", params.temperature, 0.0, kMaxTemperature));
-    if (params.top_k < 0) {
-        return invalid_argument("top_k must be 0 (disabled) or positive, got " +
-                                std::to_string(params.top_k));
-    }
-    CRIA_RETURN_IF_ERROR(check_closed_range("top_p", params.top_p, 0.0, 1.0));
-    CRIA_RETURN_IF_ERROR(check_closed_range("min_p", params.min_p, 0.0, 1.0));
-    CRIA_RETURN_IF_ERROR(check_closed_range("typical_p", params.typical_p, 0.0, 1.0));
-    if (params.mirostat < 0 || params.mirostat > 2) {
-        return invalid_argument("mirostat must be 0 (off), 1 or 2, got " +
-                                std::to_string(params.mirostat));
-    }
-    CRIA_RETURN_IF_ERROR(
-        check_closed_range("mirostat_tau", params.mirostat_tau, 0.0, kMaxMirostatTau));
-    CRIA_RETURN_IF_ERROR(check_closed_range("mirostat_eta", params.mirostat_eta, 0.0, 1.0));
+    CRIA_RETURN_IF_ERROR(check_param("temperature", params.temperature));
+    CRIA_RETURN_IF_ERROR(check_param("top_k", params.top_k));
+    CRIA_RETURN_IF_ERROR(check_param("top_p", params.top_p));
+    CRIA_RETURN_IF_ERROR(check_param("min_p", params.min_p));
+    CRIA_RETURN_IF_ERROR(check_param("typical_p", params.typical_p));
+    CRIA_RETURN_IF_ERROR(check_param("mirostat", params.mirostat));
+    CRIA_RETURN_IF_ERROR(check_param("mirostat_tau", params.mirostat_tau));
+    CRIA_RETURN_IF_ERROR(check_param("mirostat_eta", params.mirostat_eta));
     // Zero would divide positive logits by zero; llama.cpp has no meaning for it either.
-    if (!(params.repeat_penalty > 0.0f && params.repeat_penalty <= kMaxRepeatPenalty)) {
-        return invalid_argument("repeat_penalty must be greater than 0 and at most " +
-                                format_number(kMaxRepeatPenalty) + ", got " +
-                                format_number(params.repeat_penalty));
-    }
-    if (params.repeat_last_n < -1) {
-        return invalid_argument(
-            "repeat_last_n must be -1 (whole history), 0 (disabled) or positive, got " +
-            std::to_string(params.repeat_last_n));
-    }
-    CRIA_RETURN_IF_ERROR(check_closed_range("presence_penalty", params.presence_penalty,
-                                            -kMaxPresenceFrequencyPenalty,
-                                            kMaxPresenceFrequencyPenalty));
-    CRIA_RETURN_IF_ERROR(check_closed_range("frequency_penalty", params.frequency_penalty,
-                                            -kMaxPresenceFrequencyPenalty,
-                                            kMaxPresenceFrequencyPenalty));
-    if (params.top_logprobs < 0 || params.top_logprobs > kMaxTopLogprobs) {
-        return invalid_argument("top_logprobs must be between 0 and " +
-                                std::to_string(kMaxTopLogprobs) + ", got " +
-                                std::to_string(params.top_logprobs));
-    }
+    CRIA_RETURN_IF_ERROR(check_param("repeat_penalty", params.repeat_penalty));
+    CRIA_RETURN_IF_ERROR(check_param("repeat_last_n", params.repeat_last_n));
+    CRIA_RETURN_IF_ERROR(check_param("presence_penalty", params.presence_penalty));
+    CRIA_RETURN_IF_ERROR(check_param("frequency_penalty", params.frequency_penalty));
+    CRIA_RETURN_IF_ERROR(check_param("top_logprobs", params.top_logprobs));
     if (params.top_logprobs > 0 && !params.logprobs) {
         return invalid_argument("top_logprobs requires logprobs to be true");
     }

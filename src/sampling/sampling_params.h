@@ -38,6 +38,45 @@ inline constexpr float kMaxPresenceFrequencyPenalty = 2.0f;
 inline constexpr float kMaxLogitBias = 100.0f;
 inline constexpr int kMaxTopLogprobs = 20;
 inline constexpr float kMaxMirostatTau = 100.0f;
+
+// The valid values of one sampling parameter: [min, max], or (min, max] when min_excluded.
+struct ParamRange {
+    std::string_view name;
+    double min = 0;
+    double max = 0;
+    bool integer = false;
+    bool min_excluded = false;
+
+    bool contains(double value) const {  // written so that NaN fails
+        return (min_excluded ? value > min : value >= min) && value <= max;
+    }
+};
+
+// The one table of sampling parameter ranges (the comment above explains each): request
+// parsing (OpenAI fields, Ollama options), Modelfile PARAMETER lines and
+// validate_sampling_params all read it.
+inline constexpr ParamRange kParamRanges[] = {
+    {"temperature", 0, kMaxTemperature},
+    {"top_k", 0, 2147483647.0, true},
+    {"top_p", 0, 1},
+    {"min_p", 0, 1},
+    {"typical_p", 0, 1},
+    {"mirostat", 0, 2, true},
+    {"mirostat_tau", 0, kMaxMirostatTau},
+    {"mirostat_eta", 0, 1},
+    {"repeat_penalty", 0, kMaxRepeatPenalty, false, true},
+    {"repeat_last_n", -1, 2147483647.0, true},
+    {"presence_penalty", -kMaxPresenceFrequencyPenalty, kMaxPresenceFrequencyPenalty},
+    {"frequency_penalty", -kMaxPresenceFrequencyPenalty, kMaxPresenceFrequencyPenalty},
+    {"top_logprobs", 0, kMaxTopLogprobs, true},
+};
+
+// The range of a parameter in kParamRanges, or nullptr for any other name.
+const ParamRange* find_param_range(std::string_view name);
+// The range of a parameter that must be in the table (a programmer error otherwise).
+const ParamRange& param_range(std::string_view name);
+// "<name> must be between <min> and <max>, got <value>" (or "greater than <min> and at most").
+std::string describe_range_violation(const ParamRange& range, double value);
 // A bias at or below -kMaxLogitBias removes the token from consideration entirely instead of only
 // making it unlikely, which is what "-100 bans" promises regardless of the model's logit scale.
 inline constexpr float kBanBias = -kMaxLogitBias;

@@ -3,6 +3,7 @@
 #include "sampling/sampling_params.h"
 #include "sampling/stop_matcher.h"
 
+#include <cassert>
 #include <cmath>
 #include <cstdio>
 #include <limits>
@@ -275,36 +276,56 @@ MaybeError read_logit_bias(const json& object, std::vector<sampling::TokenBias>*
     return std::nullopt;
 }
 
+// The SamplingParams member of a float parameter in sampling::kParamRanges.
+float* sampling_field(sampling::SamplingParams& s, std::string_view name) {
+    if (name == "temperature") return &s.temperature;
+    if (name == "top_p") return &s.top_p;
+    if (name == "min_p") return &s.min_p;
+    if (name == "typical_p") return &s.typical_p;
+    if (name == "mirostat_tau") return &s.mirostat_tau;
+    if (name == "mirostat_eta") return &s.mirostat_eta;
+    if (name == "repeat_penalty") return &s.repeat_penalty;
+    if (name == "presence_penalty") return &s.presence_penalty;
+    assert(name == "frequency_penalty");
+    return &s.frequency_penalty;
+}
+
+int32_t* sampling_int_field(sampling::SamplingParams& s, std::string_view name) {
+    if (name == "top_k") return &s.top_k;
+    if (name == "mirostat") return &s.mirostat;
+    assert(name == "repeat_last_n");
+    return &s.repeat_last_n;
+}
+
+// A sampling parameter checked against its range in sampling::kParamRanges.
+MaybeError read_sampling_param(const json& body, const char* name, float* out) {
+    const sampling::ParamRange& range = sampling::param_range(name);
+    if (auto e = read_number(body, name, range.min, range.max, out)) return e;
+    if (find_field(body, name) != nullptr && !range.contains(*out)) {
+        return invalid_request("Invalid value for '" + std::string(name) +
+                                   "': " + sampling::describe_range_violation(range, *out) + ".",
+                               name, "invalid_value");
+    }
+    return std::nullopt;
+}
+
+MaybeError read_sampling_param(const json& body, const char* name, int32_t* out) {
+    const sampling::ParamRange& range = sampling::param_range(name);
+    return read_int32(body, name, static_cast<int64_t>(range.min), static_cast<int64_t>(range.max),
+                      out);
+}
+
 // Fields shared by chat and legacy completions (everything except logprobs, whose shape
 // differs between the two).
 MaybeError read_generation(const json& body, GenerationRequest* out) {
     sampling::SamplingParams& s = out->sampling;
-    if (auto e = read_number(body, "temperature", 0.0, sampling::kMaxTemperature, &s.temperature))
-        return e;
-    if (auto e = read_number(body, "top_p", 0.0, 1.0, &s.top_p)) return e;
-    if (auto e = read_int32(body, "top_k", 0, std::numeric_limits<int32_t>::max(), &s.top_k)) {
-        return e;
+    for (const char* name :
+         {"temperature", "top_p", "min_p", "typical_p", "mirostat_tau", "mirostat_eta",
+          "repeat_penalty", "presence_penalty", "frequency_penalty"}) {
+        if (auto e = read_sampling_param(body, name, sampling_field(s, name))) return e;
     }
-    if (auto e = read_number(body, "min_p", 0.0, 1.0, &s.min_p)) return e;
-    if (auto e = read_number(body, "typical_p", 0.0, 1.0, &s.typical_p)) return e;
-    if (auto e = read_int32(body, "mirostat", 0, 2, &s.mirostat)) return e;
-    if (auto e = read_number(body, "mirostat_tau", 0.0, sampling::kMaxMirostatTau, &s.mirostat_tau))
-        return e;
-    if (auto e = read_number(body, "mirostat_eta", 0.0, 1.0, &s.mirostat_eta)) return e;
-    if (auto e = read_number(body, "repeat_penalty", 0.0, sampling::kMaxRepeatPenalty,
-                             &s.repeat_penalty))
-        return e;
-    if (s.repeat_penalty <= 0.0f) {
-        return invalid_request("Invalid value for 'repeat_penalty': it must be greater than 0.",
-                               "repeat_penalty", "invalid_value");
-    }
-    if (auto e = read_int32(body, "repeat_last_n", -1, 1 << 20, &s.repeat_last_n)) return e;
-    if (auto e = read_number(body, "presence_penalty", -sampling::kMaxPresenceFrequencyPenalty,
-                             sampling::kMaxPresenceFrequencyPenalty, &s.presence_penalty))
-        return e;
-    if (auto e = read_number(body, "frequency_penalty", -sampling::kMaxPresenceFrequencyPenalty,
-                             sampling::kMaxPresenceFrequencyPenalty, &s.frequency_penalty)) {
-        return e;
+    for (const char* name : {"top_k", "mirostat", "repeat_last_n"}) {
+        if (auto e = read_sampling_param(body, name, sampling_int_field(s, name))) return e;
     }
     int64_t seed = 0;
     const bool has_seed = find_field(body, "seed") != nullptr;

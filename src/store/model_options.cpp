@@ -5,6 +5,8 @@
 #include <limits>
 #include <utility>
 
+#include "sampling/sampling_params.h"
+
 namespace cria::store {
 namespace {
 
@@ -18,8 +20,20 @@ struct OptionSpec {
 constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr double kMaxInt = 9.2e18;
 
-// Ollama's parameter names. Bounds reject what is meaningless for the parameter (a negative
-// temperature, top_p above 1); finer limits are the sampler's to check.
+// A sampling parameter: its range is the sampling library's (sampling::kParamRanges), so a
+// Modelfile cannot set a value every request would then refuse.
+constexpr OptionSpec sampling_option(std::string_view name) {
+    for (const sampling::ParamRange& range : sampling::kParamRanges) {
+        if (range.name == name) {
+            return {range.name, range.integer ? OptionKind::kInteger : OptionKind::kNumber,
+                    range.min, range.max};
+        }
+    }
+    return {name, OptionKind::kNumber, 0, -1};  // unknown: nothing is in range
+}
+
+// Ollama's parameter names. Bounds reject what is meaningless for the parameter (num_ctx below
+// 1, a negative temperature, top_p above 1).
 constexpr OptionSpec kOptions[] = {
     {"num_ctx", OptionKind::kInteger, 1, static_cast<double>(kMaxNumCtx)},
     {"num_batch", OptionKind::kInteger, 1, 1 << 20},
@@ -29,18 +43,18 @@ constexpr OptionSpec kOptions[] = {
     {"num_keep", OptionKind::kInteger, -1, kMaxInt},
     {"num_predict", OptionKind::kInteger, -2, kMaxInt},
     {"seed", OptionKind::kInteger, -kMaxInt, kMaxInt},
-    {"top_k", OptionKind::kInteger, 0, kMaxInt},
-    {"repeat_last_n", OptionKind::kInteger, -1, kMaxInt},
-    {"mirostat", OptionKind::kInteger, 0, 2},
-    {"temperature", OptionKind::kNumber, 0, kInf},
-    {"top_p", OptionKind::kNumber, 0, 1},
-    {"min_p", OptionKind::kNumber, 0, 1},
-    {"typical_p", OptionKind::kNumber, 0, 1},
-    {"repeat_penalty", OptionKind::kNumber, 0, kInf},
-    {"presence_penalty", OptionKind::kNumber, -kInf, kInf},
-    {"frequency_penalty", OptionKind::kNumber, -kInf, kInf},
-    {"mirostat_tau", OptionKind::kNumber, 0, kInf},
-    {"mirostat_eta", OptionKind::kNumber, 0, kInf},
+    sampling_option("top_k"),
+    sampling_option("repeat_last_n"),
+    sampling_option("mirostat"),
+    sampling_option("temperature"),
+    sampling_option("top_p"),
+    sampling_option("min_p"),
+    sampling_option("typical_p"),
+    sampling_option("repeat_penalty"),
+    sampling_option("presence_penalty"),
+    sampling_option("frequency_penalty"),
+    sampling_option("mirostat_tau"),
+    sampling_option("mirostat_eta"),
     {"penalize_newline", OptionKind::kBoolean, 0, 0},
     {"use_mmap", OptionKind::kBoolean, 0, 0},
     {"use_mlock", OptionKind::kBoolean, 0, 0},
@@ -60,7 +74,14 @@ Status range_error(const OptionSpec& spec, const std::string& got) {
 }
 
 Expected<nlohmann::json> check_number(const OptionSpec& spec, double value) {
-    if (!std::isfinite(value) || value < spec.min || value > spec.max) {
+    const sampling::ParamRange* range = sampling::find_param_range(spec.name);
+    const bool in_range =
+        range != nullptr ? range->contains(value) : value >= spec.min && value <= spec.max;
+    if (!std::isfinite(value) || !in_range) {
+        if (range != nullptr) {
+            return invalid_argument("parameter '" + std::string(spec.name) + "' out of range: " +
+                                    sampling::describe_range_violation(*range, value));
+        }
         return range_error(spec, std::to_string(value));
     }
     if (spec.kind == OptionKind::kInteger) {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "sampling/sampling_params.h"
+
 namespace cria::store {
 namespace {
 
@@ -17,6 +19,33 @@ TEST(ModelOptions, ParsesParametersByKind) {
     EXPECT_DOUBLE_EQ(options["temperature"].get<double>(), 0.25);
     EXPECT_EQ(options["stop"], nlohmann::json::array({"<|eot|>", "User:"}));
     EXPECT_EQ(options["use_mmap"], false);
+}
+
+// Modelfile PARAMETER lines and request options follow the sampling library's one table of
+// ranges, edge values included.
+TEST(ModelOptions, SamplingParametersFollowTheSamplingRangeTable) {
+    int checked = 0;
+    for (const sampling::ParamRange& range : sampling::kParamRanges) {
+        if (!option_kind(range.name)) continue;  // not an Ollama option (top_logprobs)
+        const std::string name(range.name);
+        auto text = [&](double v) {
+            return range.integer ? std::to_string(static_cast<int64_t>(v)) : std::to_string(v);
+        };
+        EXPECT_TRUE(parse_parameter_value(name, text(range.max)).has_value()) << name;
+        EXPECT_FALSE(parse_parameter_value(name, text(range.max + 1)).has_value()) << name;
+        EXPECT_FALSE(parse_parameter_value(name, text(range.min - 1)).has_value()) << name;
+        EXPECT_EQ(parse_parameter_value(name, text(range.min)).has_value(), !range.min_excluded)
+            << name;
+        const auto normalized = normalize_options({{name, range.max + 1}});
+        EXPECT_FALSE(normalized.has_value()) << name;
+        ++checked;
+    }
+    EXPECT_EQ(checked, 12);
+    // A value every request would refuse is refused when the model is made.
+    auto hot = parse_parameter_value("temperature", "3");
+    ASSERT_FALSE(hot.has_value());
+    EXPECT_NE(hot.status().message().find("temperature must be between 0 and 2"), std::string::npos)
+        << hot.status().message();
 }
 
 TEST(ModelOptions, RejectsBadParameters) {
