@@ -10,7 +10,6 @@
 #include <span>
 
 #include "core/log.h"
-#include "grammar/matcher.h"
 #include "sampling/sampler.h"
 #include "sampling/stop_matcher.h"
 #include "sampling/token_bitmask.h"
@@ -92,7 +91,7 @@ struct Choice {
     std::optional<sampling::Sampler> sampler;
     std::optional<sampling::StopMatcher> stop;
     std::optional<tokenizer::StreamingDecoder> text_decoder;
-    std::optional<grammar::Matcher> matcher;
+    std::unique_ptr<sampling::TokenConstraint> constraint;  // set for constrained choices
     std::optional<sampling::TokenBitmask> allowed;
     ChoiceResult result;
     // Logprob entries wait until the text that holds their first byte is handed out, so that a
@@ -135,9 +134,6 @@ struct Scheduler::State {
     std::vector<int32_t> end_tokens;  // sorted
     SchedulerOptions options;
     int64_t n_vocab = 0;
-
-    std::mutex grammar_mutex;
-    std::shared_ptr<const grammar::TokenVocabulary> grammar_vocab;  // guarded by grammar_mutex
 
     mutable std::mutex mutex;  // guards queue, queued_requests, stopping, running
     std::condition_variable work;
@@ -215,23 +211,6 @@ SchedulerLoad Scheduler::load() const {
     return SchedulerLoad{state_->running, state_->queued_requests, state_->options.num_parallel};
 }
 
-Expected<std::shared_ptr<const grammar::TokenVocabulary>> Scheduler::grammar_vocabulary() {
-    State& s = *state_;
-    std::lock_guard<std::mutex> lock(s.grammar_mutex);
-    if (!s.grammar_vocab) {
-        const tokenizer::Tokenizer& tok = s.tokenizer;
-        std::vector<std::string> pieces(static_cast<size_t>(tok.n_vocab()));
-        std::vector<bool> never_text(pieces.size());
-        for (int32_t id = 0; id < tok.n_vocab(); ++id) {
-            never_text[static_cast<size_t>(id)] = tok.is_control(id);
-            if (!tok.is_control(id)) pieces[static_cast<size_t>(id)] = tok.token_piece(id);
-        }
-        CRIA_ASSIGN_OR_RETURN(s.grammar_vocab, grammar::TokenVocabulary::create(
-                                                   std::move(pieces), never_text, s.end_tokens));
-    }
-    return s.grammar_vocab;
-}
-
 // What a Submission needs once the scheduler has the request: the request and a way to wake
 // the scheduler when the caller gives up.
 struct Submission::Shared {
@@ -268,9 +247,8 @@ Expected<std::unique_ptr<Submission>> Scheduler::submit(std::vector<ChoiceReques
         CRIA_RETURN_IF_ERROR(choice->sampler->accept_prompt(*spec.prompt));
         CRIA_ASSIGN_OR_RETURN(choice->stop, sampling::StopMatcher::create(spec.stop));
         choice->text_decoder.emplace(s.tokenizer, /*at_text_start=*/false);
-        if (spec.grammar) {
-            CRIA_ASSIGN_OR_RETURN(auto vocabulary, grammar_vocabulary());
-            choice->matcher.emplace(spec.grammar, vocabulary);
+        if (spec.constraint) {
+            CRIA_ASSIGN_OR_RETURN(choice->constraint, spec.constraint->make());
             choice->allowed.emplace(static_cast<int32_t>(s.n_vocab), false);
         }
         const int64_t room = n_ctx - prompt_size;
@@ -579,18 +557,18 @@ void Scheduler::State::after_decode(Choice& choice) {
 
 void Scheduler::State::sample(Choice& choice) {
     Request& request = *choice.request;
-    if (choice.matcher) {
+    if (choice.constraint) {
         // A complete answer that nothing can extend ends here (also without end tokens).
-        if (!choice.matcher->can_continue()) return finish(choice, "stop", false);
-        const Status masked = choice.matcher->fill_mask(choice.allowed->words());
+        if (!choice.constraint->can_continue()) return finish(choice, "stop", false);
+        const Status masked = choice.constraint->fill_mask(choice.allowed->words());
         if (!masked.is_ok()) return fail(choice, masked);
     }
     Expected<sampling::SampledToken> sampled =
-        choice.sampler->sample(choice.logits, choice.matcher ? &*choice.allowed : nullptr);
+        choice.sampler->sample(choice.logits, choice.constraint ? &*choice.allowed : nullptr);
     if (!sampled.has_value()) return fail(choice, sampled.status());
     const int32_t token = sampled->token;
-    if (choice.matcher) {
-        const Status accepted = choice.matcher->accept_token(token);
+    if (choice.constraint) {
+        const Status accepted = choice.constraint->accept_token(token);
         if (!accepted.is_ok()) return fail(choice, accepted);
     }
     const Clock::time_point now = Clock::now();

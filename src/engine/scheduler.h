@@ -25,11 +25,8 @@
 #include "engine/choice.h"
 #include "engine/engine.h"
 #include "sampling/sampling_params.h"
+#include "sampling/token_constraint.h"
 
-namespace cria::grammar {
-class Grammar;
-class TokenVocabulary;
-}  // namespace cria::grammar
 namespace cria::tokenizer {
 class Tokenizer;
 }
@@ -42,8 +39,10 @@ struct ChoiceRequest {
     int index = 0;                                       // the choice's index in the response
     sampling::SamplingParams sampling;                   // the seed already varied per choice
     std::vector<std::string> stop;
-    std::shared_ptr<const grammar::Grammar> grammar;  // constrains the output when set
-    std::optional<int64_t> max_tokens;                // absent: until the context is full
+    // Limits the tokens drawn when set (a grammar, for structured output): each choice gets
+    // its own constraint from the factory.
+    std::shared_ptr<const sampling::TokenConstraintFactory> constraint;
+    std::optional<int64_t> max_tokens;  // absent: until the context is full
 };
 
 // Figures of one request once it is over, for metrics.
@@ -117,9 +116,6 @@ class Scheduler {
 
     SchedulerLoad load() const;
     int64_t context_length() const;
-
-    // Token bytes arranged for grammar masks, built on first use (also by run()).
-    Expected<std::shared_ptr<const grammar::TokenVocabulary>> grammar_vocabulary();
 
     struct State;  // opaque outside scheduler.cpp
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <mutex>
 
 #include "chat/chat_template.h"
 #include "core/log.h"
@@ -12,6 +13,7 @@
 #include "engine/engine.h"
 #include "engine/scheduler.h"
 #include "gguf/reader.h"
+#include "grammar/token_constraint.h"
 #include "tokenizer/tokenizer.h"
 
 namespace cria::server {
@@ -28,6 +30,25 @@ struct ServedModel::Impl {
     std::string bos_text;
     std::string eos_text;
     std::vector<int32_t> end_tokens;  // sorted: generation ends when one is sampled
+    // Token bytes arranged for grammar masks, built on the first constrained request.
+    std::mutex grammar_mutex;
+    std::shared_ptr<const grammar::TokenVocabulary> grammar_vocab;  // guarded by grammar_mutex
+
+    Expected<std::shared_ptr<const grammar::TokenVocabulary>> grammar_vocabulary() {
+        std::lock_guard<std::mutex> lock(grammar_mutex);
+        if (!grammar_vocab) {
+            const tokenizer::Tokenizer& tok = *tokenizer;
+            std::vector<std::string> pieces(static_cast<size_t>(tok.n_vocab()));
+            std::vector<bool> never_text(pieces.size());
+            for (int32_t id = 0; id < tok.n_vocab(); ++id) {
+                never_text[static_cast<size_t>(id)] = tok.is_control(id);
+                if (!tok.is_control(id)) pieces[static_cast<size_t>(id)] = tok.token_piece(id);
+            }
+            CRIA_ASSIGN_OR_RETURN(grammar_vocab, grammar::TokenVocabulary::create(
+                                                     std::move(pieces), never_text, end_tokens));
+        }
+        return grammar_vocab;
+    }
     // Runs every request's choices in shared batches; declared after the engine it drives so
     // that it stops first.
     std::unique_ptr<engine::Scheduler> scheduler;
@@ -342,6 +363,11 @@ Expected<std::unique_ptr<PendingGeneration>> ServedModel::start(
     for (const std::vector<int32_t>& prompt : prompts) {
         shared_prompts.push_back(std::make_shared<const std::vector<int32_t>>(prompt));
     }
+    std::shared_ptr<const sampling::TokenConstraintFactory> constraint;
+    if (request.grammar) {
+        CRIA_ASSIGN_OR_RETURN(auto vocabulary, impl_->grammar_vocabulary());
+        constraint = grammar::make_token_constraint(request.grammar, std::move(vocabulary));
+    }
     std::vector<engine::ChoiceRequest> specs;
     for (const ChoiceSpec& choice : choices) {
         if (choice.prompt >= shared_prompts.size()) {
@@ -356,7 +382,7 @@ Expected<std::unique_ptr<PendingGeneration>> ServedModel::start(
             spec.sampling.seed = *spec.sampling.seed + static_cast<uint64_t>(choice.index);
         }
         spec.stop = request.stop;
-        spec.grammar = request.grammar;
+        spec.constraint = constraint;
         spec.max_tokens = request.max_tokens;
         specs.push_back(std::move(spec));
     }

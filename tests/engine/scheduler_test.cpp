@@ -23,6 +23,7 @@
 #include "gguf/writer.h"
 #include "grammar/json_schema.h"
 #include "grammar/matcher.h"
+#include "grammar/token_constraint.h"
 #include "model/demo_vocab.h"
 #include "model/test_models.h"
 #include "tokenizer/tokenizer.h"
@@ -354,9 +355,26 @@ std::string trim_leading_space(const std::string& text) {
     return begin == std::string::npos ? std::string() : text.substr(begin);
 }
 
-// Sampled (not greedy) choices of several seeds, all constrained by `grammar`.
-std::vector<ChoiceRequest> sampled_choices(const std::shared_ptr<const grammar::Grammar>& grammar,
-                                           std::shared_ptr<const std::vector<int32_t>> tokens) {
+// `grammar` as the scheduler's token constraint, over the model's vocabulary (as the server
+// builds it).
+std::shared_ptr<const sampling::TokenConstraintFactory> grammar_constraint(
+    const tokenizer::Tokenizer& tok, std::shared_ptr<const grammar::Grammar> grammar) {
+    std::vector<std::string> pieces(static_cast<size_t>(tok.n_vocab()));
+    std::vector<bool> never_text(pieces.size());
+    for (int32_t id = 0; id < tok.n_vocab(); ++id) {
+        never_text[static_cast<size_t>(id)] = tok.is_control(id);
+        if (!tok.is_control(id)) pieces[static_cast<size_t>(id)] = tok.token_piece(id);
+    }
+    auto vocabulary =
+        grammar::TokenVocabulary::create(std::move(pieces), never_text, tok.eog_ids());
+    EXPECT_TRUE(vocabulary.has_value()) << vocabulary.status().message();
+    return grammar::make_token_constraint(std::move(grammar), std::move(vocabulary).value());
+}
+
+// Sampled (not greedy) choices of several seeds, all constrained by `constraint`.
+std::vector<ChoiceRequest> sampled_choices(
+    const std::shared_ptr<const sampling::TokenConstraintFactory>& constraint,
+    std::shared_ptr<const std::vector<int32_t>> tokens) {
     std::vector<ChoiceRequest> choices;
     for (int i = 0; i < 4; ++i) {
         ChoiceRequest choice;
@@ -366,7 +384,7 @@ std::vector<ChoiceRequest> sampled_choices(const std::shared_ptr<const grammar::
         choice.sampling.top_k = 0;
         choice.sampling.top_p = 1.0f;
         choice.sampling.seed = static_cast<uint64_t>(100 + i);
-        choice.grammar = grammar;
+        choice.constraint = constraint;
         choice.max_tokens = 48;
         choices.push_back(std::move(choice));
     }
@@ -380,7 +398,7 @@ TEST_F(SchedulerTest, GrammarChoicesProduceOnlyAcceptedText) {
     auto colours =
         grammar::compile_json_schema(nlohmann::ordered_json{{"enum", {"red", "green", "blue"}}});
     ASSERT_TRUE(colours.has_value()) << colours.status().message();
-    Outcome picked = run(sampled_choices(*colours, tokens));
+    Outcome picked = run(sampled_choices(grammar_constraint(*tokenizer_, *colours), tokens));
     ASSERT_TRUE(picked.status.is_ok()) << picked.status.message();
     ASSERT_EQ(picked.results.size(), 4u);
     for (const ChoiceResult& result : picked.results) {
@@ -395,7 +413,7 @@ TEST_F(SchedulerTest, GrammarChoicesProduceOnlyAcceptedText) {
     auto digits = grammar::compile_json_schema(
         nlohmann::ordered_json{{"type", "string"}, {"pattern", "^[0-9]{1,4}$"}});
     ASSERT_TRUE(digits.has_value()) << digits.status().message();
-    Outcome numbers = run(sampled_choices(*digits, tokens));
+    Outcome numbers = run(sampled_choices(grammar_constraint(*tokenizer_, *digits), tokens));
     ASSERT_TRUE(numbers.status.is_ok()) << numbers.status.message();
     ASSERT_EQ(numbers.results.size(), 4u);
     for (const ChoiceResult& result : numbers.results) {
