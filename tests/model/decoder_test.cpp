@@ -4,9 +4,11 @@
 // each other.
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <cmath>
 #include <numeric>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "engine/engine.h"
@@ -214,7 +216,7 @@ std::unique_ptr<engine::Engine> make_engine(std::unique_ptr<model::Model> model,
     return std::move(engine).value();
 }
 
-class DecoderArch : public ::testing::TestWithParam<const char*> {};
+class DecoderArch : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(DecoderArch, MatchesReferenceForwardPass) {
     auto built = test::build(test::tiny_spec(GetParam()));
@@ -267,9 +269,10 @@ TEST_P(DecoderArch, BatchChunkedAndIncrementalAgree) {
 // ratios) exercise the tails of every vectorized path.
 TEST(DecoderShapes, RandomShapesMatchReference) {
     std::mt19937 rng(2024);
-    const char* archs[] = {"llama", "qwen2", "qwen3", "gemma2", "gemma3", "phi3"};
-    for (int trial = 0; trial < 12; ++trial) {
-        model::RandomModelSpec spec = test::tiny_spec(archs[trial % 6]);
+    const std::vector<std::string> archs = test::generation_arch_names();
+    const int trials = 2 * static_cast<int>(archs.size());
+    for (int trial = 0; trial < trials; ++trial) {
+        model::RandomModelSpec spec = test::tiny_spec(archs[static_cast<size_t>(trial) % archs.size()]);
         const int head_dims[] = {8, 24, 40, 48, 80};
         const int kv_heads[] = {1, 2, 3};
         spec.n_head_kv = kv_heads[rng() % 3];
@@ -301,8 +304,36 @@ TEST(DecoderShapes, RandomShapesMatchReference) {
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(Archs, DecoderArch,
-                         ::testing::Values("llama", "qwen2", "qwen3", "gemma2", "gemma3", "phi3"));
+INSTANTIATE_TEST_SUITE_P(Archs, DecoderArch, ::testing::ValuesIn(test::generation_arch_names()),
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                             std::string name = info.param;
+                             for (char& c : name) {
+                                 if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+                             }
+                             return name;
+                         });
+
+// The parameterized tests above run for every generation architecture the registry has: one
+// more arch_<name>.cpp is tested without editing a list here.
+TEST(DecoderRegistry, EveryGenerationArchitectureIsTested) {
+    const std::vector<std::string> archs = test::generation_arch_names();
+    EXPECT_GE(archs.size(), 6u);
+    const ::testing::UnitTest& unit = *::testing::UnitTest::GetInstance();
+    for (const std::string& arch : archs) {
+        int instances = 0;
+        for (int i = 0; i < unit.total_test_suite_count(); ++i) {
+            const ::testing::TestSuite& suite = *unit.GetTestSuite(i);
+            if (std::string(suite.name()) != "Archs/DecoderArch") continue;
+            for (int k = 0; k < suite.total_test_count(); ++k) {
+                const char* param = suite.GetTestInfo(k)->value_param();
+                if (param != nullptr && std::string(param).find('"' + arch + '"') != std::string::npos) {
+                    ++instances;
+                }
+            }
+        }
+        EXPECT_EQ(instances, 2) << arch << " is not covered by the DecoderArch tests";
+    }
+}
 
 }  // namespace
 }  // namespace cria

@@ -9,6 +9,7 @@
 
 #include "core/thread_pool.h"
 #include "gguf/reader.h"
+#include "model/arch.h"
 #include "model/model.h"
 #include "model/model_maker.h"
 
@@ -19,6 +20,20 @@ struct BuiltModel {
     std::vector<uint8_t> bytes;
     std::unique_ptr<model::Model> model;
 };
+
+// Every generation (decoder) architecture in the registry, so that a new arch_<name>.cpp gets
+// the loader, reference-decoder and batching tests without a test edit. Encoders (a default
+// pooling) have tests of their own.
+inline std::vector<std::string> generation_arch_names() {
+    std::vector<std::string> names;
+    for (std::string_view name : model::supported_arch_names()) {
+        const model::ArchSpec* spec = model::find_arch(name);
+        if (spec != nullptr && spec->causal && spec->default_pooling == model::Pooling::kNone) {
+            names.emplace_back(name);
+        }
+    }
+    return names;
+}
 
 // A tiny spec of an architecture: 64 embd, 2 layers (6 for Gemma 3, to have a global layer),
 // 4 heads, 2 KV heads (1 for Gemma), F32 weights.
