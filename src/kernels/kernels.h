@@ -15,7 +15,8 @@ namespace cria::kernels {
 
 using gguf::TensorType;
 
-// True when the type can be dequantized and multiplied (every type the reference kernels implement).
+// True when the type can be dequantized and multiplied (every type the reference kernels
+// implement).
 bool is_supported(TensorType type);
 
 // dst[0..n) = the n elements of one row stored in `type`; n is a multiple of the block size.

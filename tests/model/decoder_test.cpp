@@ -272,7 +272,8 @@ TEST(DecoderShapes, RandomShapesMatchReference) {
     const std::vector<std::string> archs = test::generation_arch_names();
     const int trials = 2 * static_cast<int>(archs.size());
     for (int trial = 0; trial < trials; ++trial) {
-        model::RandomModelSpec spec = test::tiny_spec(archs[static_cast<size_t>(trial) % archs.size()]);
+        model::RandomModelSpec spec =
+            test::tiny_spec(archs[static_cast<size_t>(trial) % archs.size()]);
         const int head_dims[] = {8, 24, 40, 48, 80};
         const int kv_heads[] = {1, 2, 3};
         spec.n_head_kv = kv_heads[rng() % 3];
@@ -326,7 +327,8 @@ TEST(DecoderRegistry, EveryGenerationArchitectureIsTested) {
             if (std::string(suite.name()) != "Archs/DecoderArch") continue;
             for (int k = 0; k < suite.total_test_count(); ++k) {
                 const char* param = suite.GetTestInfo(k)->value_param();
-                if (param != nullptr && std::string(param).find('"' + arch + '"') != std::string::npos) {
+                if (param != nullptr &&
+                    std::string(param).find('"' + arch + '"') != std::string::npos) {
                     ++instances;
                 }
             }
