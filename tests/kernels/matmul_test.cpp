@@ -88,6 +88,9 @@ TEST(Matmul, ScalarMatchesExactProductOfDequantizedWeights) {
     }
 }
 
+class MatmulVectorIsa : public test::MatmulIsaTest {};
+class MatmulAnyIsa : public test::MatmulIsaTest {};
+
 struct Shape {
     int64_t n_out;
     int64_t n_in_blocks;  // in units of the type's block (32 or 256 elements; 32 for floats)
@@ -95,44 +98,39 @@ struct Shape {
 
 // Every ISA path against the scalar one, per element, with a tolerance for the order of float
 // additions relative to sum |w * x| (the size of the rounding errors any order can make).
-TEST(Matmul, EveryIsaMatchesScalar) {
+TEST_P(MatmulVectorIsa, MatchesScalar) {
     ThreadPool pool2(2), pool3(3), pool1(1);
     const Shape shapes[] = {{1, 1}, {3, 1}, {17, 11}, {67, 3}, {130, 2}};
     // 2-16 tokens take the few-tokens paths (rows one at a time); 33 the tiled one.
     const int64_t token_counts[] = {1, 2, 3, 7, 8, 12, 16, 33};
-    for (Isa isa : {Isa::kAvx2, Isa::kAvx512}) {
-        if (!isa_supported(isa)) {
-            std::printf("  %s not supported by this CPU: skipped\n", isa_name(isa));
-            continue;
-        }
-        for (TensorType type : all_types()) {
-            const int64_t block = std::max<int64_t>(32, gguf::tensor_type_info(type).block_size);
-            uint32_t seed = 100;
-            for (const Shape& shape : shapes) {
-                const int64_t n_in = block * shape.n_in_blocks;
-                const auto bytes = random_weights(type, shape.n_out, n_in, ++seed);
-                const auto wd = dequantize_matrix(type, bytes, shape.n_out, n_in);
-                const Matrix w = make_matrix(type, bytes, shape.n_out, n_in);
-                for (int64_t n_tokens : token_counts) {
-                    SCOPED_TRACE(type_name(type) + " " + isa_name(isa) + " n_out " +
-                                 std::to_string(shape.n_out) + " n_in " + std::to_string(n_in) +
-                                 " tokens " + std::to_string(n_tokens));
-                    const auto x = random_floats(static_cast<size_t>(n_tokens * n_in), ++seed);
-                    std::vector<float> want(static_cast<size_t>(n_tokens * shape.n_out));
-                    std::vector<float> got(want.size(), NAN);
-                    matmul(w, x.data(), n_tokens, want.data(), pool1, Isa::kScalar);
-                    ThreadPool& pool = n_tokens % 2 == 0 ? pool3 : pool2;
-                    matmul(w, x.data(), n_tokens, got.data(), pool, isa);
-                    for (int64_t t = 0; t < n_tokens; ++t) {
-                        for (int64_t o = 0; o < shape.n_out; ++o) {
-                            double magnitude = 0.0;
-                            for (int64_t i = 0; i < n_in; ++i) {
-                                magnitude += std::fabs(double(wd[o * n_in + i]) * x[t * n_in + i]);
-                            }
-                            const size_t k = static_cast<size_t>(t * shape.n_out + o);
-                            ASSERT_NEAR(got[k], want[k], 2e-6 * magnitude + 1e-30)
-                                << "token " << t << " row " << o;
+    const Isa isa = GetParam();
+    for (TensorType type : all_types()) {
+        const int64_t block = std::max<int64_t>(32, gguf::tensor_type_info(type).block_size);
+        uint32_t seed = 100;
+        for (const Shape& shape : shapes) {
+            const int64_t n_in = block * shape.n_in_blocks;
+            const auto bytes = random_weights(type, shape.n_out, n_in, ++seed);
+            const auto wd = dequantize_matrix(type, bytes, shape.n_out, n_in);
+            const Matrix w = make_matrix(type, bytes, shape.n_out, n_in);
+            for (int64_t n_tokens : token_counts) {
+                SCOPED_TRACE(type_name(type) + " " + isa_name(isa) + " n_out " +
+                             std::to_string(shape.n_out) + " n_in " + std::to_string(n_in) +
+                             " tokens " + std::to_string(n_tokens));
+                const auto x = random_floats(static_cast<size_t>(n_tokens * n_in), ++seed);
+                std::vector<float> want(static_cast<size_t>(n_tokens * shape.n_out));
+                std::vector<float> got(want.size(), NAN);
+                matmul(w, x.data(), n_tokens, want.data(), pool1, Isa::kScalar);
+                ThreadPool& pool = n_tokens % 2 == 0 ? pool3 : pool2;
+                matmul(w, x.data(), n_tokens, got.data(), pool, isa);
+                for (int64_t t = 0; t < n_tokens; ++t) {
+                    for (int64_t o = 0; o < shape.n_out; ++o) {
+                        double magnitude = 0.0;
+                        for (int64_t i = 0; i < n_in; ++i) {
+                            magnitude += std::fabs(double(wd[o * n_in + i]) * x[t * n_in + i]);
                         }
+                        const size_t k = static_cast<size_t>(t * shape.n_out + o);
+                        ASSERT_NEAR(got[k], want[k], 2e-6 * magnitude + 1e-30)
+                            << "token " << t << " row " << o;
                     }
                 }
             }
@@ -142,7 +140,8 @@ TEST(Matmul, EveryIsaMatchesScalar) {
 
 // Float weights accept any row length; the vector kernels handle the tail past the last full
 // vector.
-TEST(Matmul, FloatTypesWithOddRowLengths) {
+TEST_P(MatmulVectorIsa, FloatTypesWithOddRowLengths) {
+    const Isa isa = GetParam();
     ThreadPool pool(2);
     for (TensorType type : {TensorType::kF32, TensorType::kF16, TensorType::kBF16}) {
         for (int64_t n_in : {1, 7, 40, 77, 200}) {
@@ -156,14 +155,11 @@ TEST(Matmul, FloatTypesWithOddRowLengths) {
                 const auto x = random_floats(static_cast<size_t>(n_tokens * n_in), 6);
                 std::vector<float> want(static_cast<size_t>(n_tokens * n_out));
                 matmul(w, x.data(), n_tokens, want.data(), pool, Isa::kScalar);
-                for (Isa isa : {Isa::kAvx2, Isa::kAvx512}) {
-                    if (!isa_supported(isa)) continue;
-                    std::vector<float> got(want.size(), NAN);
-                    matmul(w, x.data(), n_tokens, got.data(), pool, isa);
-                    for (size_t k = 0; k < want.size(); ++k) {
-                        ASSERT_NEAR(got[k], want[k], 1e-4f * (1.0f + std::fabs(want[k])))
-                            << isa_name(isa) << " element " << k;
-                    }
+                std::vector<float> got(want.size(), NAN);
+                matmul(w, x.data(), n_tokens, got.data(), pool, isa);
+                for (size_t k = 0; k < want.size(); ++k) {
+                    ASSERT_NEAR(got[k], want[k], 1e-4f * (1.0f + std::fabs(want[k])))
+                        << isa_name(isa) << " element " << k;
                 }
             }
         }
@@ -172,29 +168,26 @@ TEST(Matmul, FloatTypesWithOddRowLengths) {
 
 // The vectorized activation converters must produce exactly the reference's bytes: the integer
 // kernels rely on identical codes and block sums.
-TEST(Matmul, ActivationConvertersMatchReferenceBitForBit) {
-    for (Isa isa : {Isa::kAvx2, Isa::kAvx512}) {
-        if (isa == Isa::kAvx2 && !isa_supported(Isa::kAvx2)) continue;
-        if (isa == Isa::kAvx512 && !avx512_kernels_usable()) continue;
-        for (ActFormat format : {ActFormat::kBf16, ActFormat::kQ8Block32, ActFormat::kQ8Block256}) {
-            const ConvertActFn fn =
-                isa == Isa::kAvx2 ? convert_act_avx2(format) : convert_act_avx512(format);
-            if (fn == nullptr) continue;
-            for (int64_t n : {256, 512, 4096, 4096 + 77}) {
-                if (n % 256 != 0 && format != ActFormat::kBf16) continue;  // blocks need whole n
-                SCOPED_TRACE(std::string(isa_name(isa)) + " format " +
-                             std::to_string(static_cast<int>(format)) + " n " + std::to_string(n));
-                auto x = random_floats(static_cast<size_t>(n), static_cast<uint32_t>(n), 3.0f);
-                x[5] = 0.0f;
-                for (int i = 32; i < 64; ++i) x[i] = 0.0f;  // an all-zero block
-                x[70] = 1e-30f;
-                x[100] = -1e6f;
-                const ActLayout layout = act_layout(format, n);
-                std::vector<uint8_t> want(layout.row_bytes, 0), got(layout.row_bytes, 0);
-                convert_act_ref(format, x.data(), want.data(), n);
-                fn(format, x.data(), got.data(), n);
-                ASSERT_EQ(0, std::memcmp(want.data(), got.data(), layout.row_bytes));
-            }
+TEST_P(MatmulVectorIsa, ActivationConvertersMatchReferenceBitForBit) {
+    const Isa isa = GetParam();
+    for (ActFormat format : {ActFormat::kBf16, ActFormat::kQ8Block32, ActFormat::kQ8Block256}) {
+        const ConvertActFn fn =
+            isa == Isa::kAvx2 ? convert_act_avx2(format) : convert_act_avx512(format);
+        if (fn == nullptr) continue;
+        for (int64_t n : {256, 512, 4096, 4096 + 77}) {
+            if (n % 256 != 0 && format != ActFormat::kBf16) continue;  // blocks need whole n
+            SCOPED_TRACE(std::string(isa_name(isa)) + " format " +
+                         std::to_string(static_cast<int>(format)) + " n " + std::to_string(n));
+            auto x = random_floats(static_cast<size_t>(n), static_cast<uint32_t>(n), 3.0f);
+            x[5] = 0.0f;
+            for (int i = 32; i < 64; ++i) x[i] = 0.0f;  // an all-zero block
+            x[70] = 1e-30f;
+            x[100] = -1e6f;
+            const ActLayout layout = act_layout(format, n);
+            std::vector<uint8_t> want(layout.row_bytes, 0), got(layout.row_bytes, 0);
+            convert_act_ref(format, x.data(), want.data(), n);
+            fn(format, x.data(), got.data(), n);
+            ASSERT_EQ(0, std::memcmp(want.data(), got.data(), layout.row_bytes));
         }
     }
 }
@@ -202,7 +195,7 @@ TEST(Matmul, ActivationConvertersMatchReferenceBitForBit) {
 // Several matrices on one input in one pass over the pool give what one call per matrix gives:
 // mixed types (so several activation formats), both layouts, a partial last row group, a
 // matrix without rows between the others, every ISA, several token and thread counts.
-TEST(Matmul, SharedInputMatchesOneCallPerMatrix) {
+TEST_P(MatmulAnyIsa, SharedInputMatchesOneCallPerMatrix) {
     struct AlignedDelete {
         void operator()(uint8_t* p) const { ::operator delete[](p, std::align_val_t{64}); }
     };
@@ -232,29 +225,27 @@ TEST(Matmul, SharedInputMatchesOneCallPerMatrix) {
         matrices.push_back(w);
     }
     ThreadPool pool1(1), pool2(2), pool3(3);
-    for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
-        if (!isa_supported(isa)) continue;
-        for (int64_t n_tokens : {1, 2, 5, 9}) {
-            SCOPED_TRACE(std::string(isa_name(isa)) + " tokens " + std::to_string(n_tokens));
-            const auto x = random_floats(static_cast<size_t>(n_tokens * n_in), ++seed);
-            std::vector<std::vector<float>> want, got;
-            std::vector<MatmulOutput> outputs;
-            for (const Matrix& w : matrices) {
-                const auto size = static_cast<size_t>(n_tokens * w.n_out);
-                want.emplace_back(size);
-                got.emplace_back(size, NAN);
-                matmul(w, x.data(), n_tokens, want.back().data(), pool1, isa);
-            }
-            for (size_t m = 0; m < matrices.size(); ++m) {
-                outputs.push_back({&matrices[m], got[m].data()});
-            }
-            ThreadPool& pool = n_tokens % 3 == 0 ? pool3 : (n_tokens % 2 ? pool2 : pool1);
-            matmul_shared_input(outputs, x.data(), n_tokens, pool, isa);
-            for (size_t m = 0; m < matrices.size(); ++m) {
-                for (size_t k = 0; k < want[m].size(); ++k) {
-                    ASSERT_NEAR(got[m][k], want[m][k], 1e-5f * (1.0f + std::fabs(want[m][k])))
-                        << type_name(matrices[m].type) << " matrix " << m << " element " << k;
-                }
+    const Isa isa = GetParam();
+    for (int64_t n_tokens : {1, 2, 5, 9}) {
+        SCOPED_TRACE(std::string(isa_name(isa)) + " tokens " + std::to_string(n_tokens));
+        const auto x = random_floats(static_cast<size_t>(n_tokens * n_in), ++seed);
+        std::vector<std::vector<float>> want, got;
+        std::vector<MatmulOutput> outputs;
+        for (const Matrix& w : matrices) {
+            const auto size = static_cast<size_t>(n_tokens * w.n_out);
+            want.emplace_back(size);
+            got.emplace_back(size, NAN);
+            matmul(w, x.data(), n_tokens, want.back().data(), pool1, isa);
+        }
+        for (size_t m = 0; m < matrices.size(); ++m) {
+            outputs.push_back({&matrices[m], got[m].data()});
+        }
+        ThreadPool& pool = n_tokens % 3 == 0 ? pool3 : (n_tokens % 2 ? pool2 : pool1);
+        matmul_shared_input(outputs, x.data(), n_tokens, pool, isa);
+        for (size_t m = 0; m < matrices.size(); ++m) {
+            for (size_t k = 0; k < want[m].size(); ++k) {
+                ASSERT_NEAR(got[m][k], want[m][k], 1e-5f * (1.0f + std::fabs(want[m][k])))
+                    << type_name(matrices[m].type) << " matrix " << m << " element " << k;
             }
         }
     }
@@ -268,6 +259,12 @@ TEST(Matmul, ZeroTokensAndRowsAreNoOps) {
     matmul(w, nullptr, 0, y.data(), pool);
     for (float v : y) EXPECT_EQ(v, 7.0f);
 }
+
+INSTANTIATE_TEST_SUITE_P(Isa, MatmulVectorIsa, ::testing::Values(Isa::kAvx2, Isa::kAvx512),
+                         test::isa_param_name);
+INSTANTIATE_TEST_SUITE_P(Isa, MatmulAnyIsa,
+                         ::testing::Values(Isa::kScalar, Isa::kAvx2, Isa::kAvx512),
+                         test::isa_param_name);
 
 }  // namespace
 }  // namespace cria::kernels

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "core/half.h"
@@ -21,12 +22,16 @@ std::vector<float> random_vector(size_t n, uint32_t seed, float scale = 1.0f) {
     return v;
 }
 
-std::vector<Isa> vector_isas() {
-    std::vector<Isa> isas;
-    if (isa_supported(Isa::kAvx2)) isas.push_back(Isa::kAvx2);
-    if (isa_supported(Isa::kAvx512)) isas.push_back(Isa::kAvx512);
-    return isas;
-}
+// The f32 operations of one vector ISA against the reference; the ops need no more than
+// isa_supported() (no VNNI), and an ISA the machine lacks shows as skipped.
+class OpsIsa : public ::testing::TestWithParam<Isa> {
+  protected:
+    void SetUp() override {
+        if (!isa_supported(GetParam())) {
+            GTEST_SKIP() << isa_name(GetParam()) << " is not supported by this CPU";
+        }
+    }
+};
 
 void expect_close(const std::vector<float>& a, const std::vector<float>& b, float rel,
                   const char* what) {
@@ -254,93 +259,90 @@ TEST(OpsRef, NonCausalAttentionMatchesDirectComputation) {
     }
 }
 
-TEST(OpsIsa, ElementwiseMatchReference) {
-    for (Isa isa : vector_isas()) {
-        SCOPED_TRACE(isa_name(isa));
-        for (int64_t n : {1, 7, 8, 16, 33, 100, 2048}) {
-            const auto x = random_vector(static_cast<size_t>(n), 10 + n, 3.0f);
-            const auto u = random_vector(static_cast<size_t>(n), 20 + n);
-            const auto w = random_vector(static_cast<size_t>(n), 30 + n);
-            std::vector<float> a(n), b(n);
-            rms_norm(x.data(), w.data(), a.data(), 1, n, 1e-5f, Isa::kScalar);
-            rms_norm(x.data(), w.data(), b.data(), 1, n, 1e-5f, isa);
-            expect_close(b, a, 1e-5f, "rms_norm");
-            layer_norm(x.data(), w.data(), u.data(), a.data(), 1, n, 1e-5f, Isa::kScalar);
-            layer_norm(x.data(), w.data(), u.data(), b.data(), 1, n, 1e-5f, isa);
-            expect_close(b, a, 2e-5f, "layer_norm");
-            layer_norm(x.data(), nullptr, nullptr, a.data(), 1, n, 1e-12f, Isa::kScalar);
-            layer_norm(x.data(), nullptr, nullptr, b.data(), 1, n, 1e-12f, isa);
-            expect_close(b, a, 2e-5f, "layer_norm without weights");
-            swiglu(x.data(), u.data(), a.data(), n, Isa::kScalar);
-            swiglu(x.data(), u.data(), b.data(), n, isa);
-            expect_close(b, a, 1e-5f, "swiglu");
-            geglu(x.data(), u.data(), a.data(), n, Isa::kScalar);
-            geglu(x.data(), u.data(), b.data(), n, isa);
-            expect_close(b, a, 1e-5f, "geglu");
-            silu(x.data(), a.data(), n, Isa::kScalar);
-            silu(x.data(), b.data(), n, isa);
-            expect_close(b, a, 1e-5f, "silu");
-            gelu(x.data(), a.data(), n, Isa::kScalar);
-            gelu(x.data(), b.data(), n, isa);
-            expect_close(b, a, 1e-5f, "gelu");
-            a = x;
-            b = x;
-            softcap(a.data(), n, 2.5f, Isa::kScalar);
-            softcap(b.data(), n, 2.5f, isa);
-            expect_close(b, a, 1e-5f, "softcap");
-            a = x;
-            b = x;
-            softmax(a.data(), n, Isa::kScalar);
-            softmax(b.data(), n, isa);
-            expect_close(b, a, 1e-5f, "softmax");
-            add(x.data(), u.data(), a.data(), n, Isa::kScalar);
-            add(x.data(), u.data(), b.data(), n, isa);
-            expect_close(b, a, 0.0f, "add");
-            std::vector<uint16_t> ha(n), hb(n);
-            fp32_to_fp16_row(x.data(), ha.data(), n, Isa::kScalar);
-            fp32_to_fp16_row(x.data(), hb.data(), n, isa);
-            EXPECT_EQ(ha, hb);
-        }
+TEST_P(OpsIsa, ElementwiseMatchReference) {
+    const Isa isa = GetParam();
+    SCOPED_TRACE(isa_name(isa));
+    for (int64_t n : {1, 7, 8, 16, 33, 100, 2048}) {
+        const auto x = random_vector(static_cast<size_t>(n), 10 + n, 3.0f);
+        const auto u = random_vector(static_cast<size_t>(n), 20 + n);
+        const auto w = random_vector(static_cast<size_t>(n), 30 + n);
+        std::vector<float> a(n), b(n);
+        rms_norm(x.data(), w.data(), a.data(), 1, n, 1e-5f, Isa::kScalar);
+        rms_norm(x.data(), w.data(), b.data(), 1, n, 1e-5f, isa);
+        expect_close(b, a, 1e-5f, "rms_norm");
+        layer_norm(x.data(), w.data(), u.data(), a.data(), 1, n, 1e-5f, Isa::kScalar);
+        layer_norm(x.data(), w.data(), u.data(), b.data(), 1, n, 1e-5f, isa);
+        expect_close(b, a, 2e-5f, "layer_norm");
+        layer_norm(x.data(), nullptr, nullptr, a.data(), 1, n, 1e-12f, Isa::kScalar);
+        layer_norm(x.data(), nullptr, nullptr, b.data(), 1, n, 1e-12f, isa);
+        expect_close(b, a, 2e-5f, "layer_norm without weights");
+        swiglu(x.data(), u.data(), a.data(), n, Isa::kScalar);
+        swiglu(x.data(), u.data(), b.data(), n, isa);
+        expect_close(b, a, 1e-5f, "swiglu");
+        geglu(x.data(), u.data(), a.data(), n, Isa::kScalar);
+        geglu(x.data(), u.data(), b.data(), n, isa);
+        expect_close(b, a, 1e-5f, "geglu");
+        silu(x.data(), a.data(), n, Isa::kScalar);
+        silu(x.data(), b.data(), n, isa);
+        expect_close(b, a, 1e-5f, "silu");
+        gelu(x.data(), a.data(), n, Isa::kScalar);
+        gelu(x.data(), b.data(), n, isa);
+        expect_close(b, a, 1e-5f, "gelu");
+        a = x;
+        b = x;
+        softcap(a.data(), n, 2.5f, Isa::kScalar);
+        softcap(b.data(), n, 2.5f, isa);
+        expect_close(b, a, 1e-5f, "softcap");
+        a = x;
+        b = x;
+        softmax(a.data(), n, Isa::kScalar);
+        softmax(b.data(), n, isa);
+        expect_close(b, a, 1e-5f, "softmax");
+        add(x.data(), u.data(), a.data(), n, Isa::kScalar);
+        add(x.data(), u.data(), b.data(), n, isa);
+        expect_close(b, a, 0.0f, "add");
+        std::vector<uint16_t> ha(n), hb(n);
+        fp32_to_fp16_row(x.data(), ha.data(), n, Isa::kScalar);
+        fp32_to_fp16_row(x.data(), hb.data(), n, isa);
+        EXPECT_EQ(ha, hb);
     }
 }
 
-TEST(OpsIsa, SumWordsMatchesReference) {
+TEST_P(OpsIsa, SumWordsMatchesReference) {
     std::mt19937_64 rng(9);
     std::vector<uint64_t> words(1000);
     for (uint64_t& w : words) w = rng();
-    for (Isa isa : vector_isas()) {
-        for (int64_t n : {0, 1, 15, 16, 31, 32, 33, 999, 1000}) {
-            EXPECT_EQ(sum_words(words.data(), n, isa), sum_words(words.data(), n, Isa::kScalar))
-                << isa_name(isa) << " n " << n;
-        }
+    const Isa isa = GetParam();
+    for (int64_t n : {0, 1, 15, 16, 31, 32, 33, 999, 1000}) {
+        EXPECT_EQ(sum_words(words.data(), n, isa), sum_words(words.data(), n, Isa::kScalar))
+            << isa_name(isa) << " n " << n;
     }
     uint64_t want = 0;
     for (uint64_t w : words) want += w;
     EXPECT_EQ(sum_words(words.data(), 1000, Isa::kScalar), want);
 }
 
-TEST(OpsIsa, RopeMatchesReference) {
-    for (Isa isa : vector_isas()) {
-        SCOPED_TRACE(isa_name(isa));
-        for (int head_dim : {64, 128, 80, 40}) {
-            for (int n_rot : {head_dim, head_dim / 2, 24}) {
-                RopeConfig config;
-                config.n_rot = n_rot;
-                std::vector<float> cs(static_cast<size_t>(n_rot));
-                rope_angles(config, 1234, cs.data());
-                for (RopeStyle style : {RopeStyle::kNormal, RopeStyle::kNeox}) {
-                    auto a = random_vector(static_cast<size_t>(3 * head_dim), 5);
-                    auto b = a;
-                    rope_apply(a.data(), 3, head_dim, n_rot, style, cs.data(), Isa::kScalar);
-                    rope_apply(b.data(), 3, head_dim, n_rot, style, cs.data(), isa);
-                    expect_close(b, a, 1e-6f, "rope");
-                }
+TEST_P(OpsIsa, RopeMatchesReference) {
+    const Isa isa = GetParam();
+    SCOPED_TRACE(isa_name(isa));
+    for (int head_dim : {64, 128, 80, 40}) {
+        for (int n_rot : {head_dim, head_dim / 2, 24}) {
+            RopeConfig config;
+            config.n_rot = n_rot;
+            std::vector<float> cs(static_cast<size_t>(n_rot));
+            rope_angles(config, 1234, cs.data());
+            for (RopeStyle style : {RopeStyle::kNormal, RopeStyle::kNeox}) {
+                auto a = random_vector(static_cast<size_t>(3 * head_dim), 5);
+                auto b = a;
+                rope_apply(a.data(), 3, head_dim, n_rot, style, cs.data(), Isa::kScalar);
+                rope_apply(b.data(), 3, head_dim, n_rot, style, cs.data(), isa);
+                expect_close(b, a, 1e-6f, "rope");
             }
         }
     }
 }
 
-TEST(OpsIsa, AttentionMatchesReference) {
+TEST_P(OpsIsa, AttentionMatchesReference) {
     struct Case {
         int n_head, n_head_kv, head_dim_k, head_dim_v;
         int64_t window;
@@ -362,41 +364,44 @@ TEST(OpsIsa, AttentionMatchesReference) {
     // Encoder attention (every key, or a symmetric window) on a few of the same shapes.
     const bool causal_cases[] = {true, false};
     ThreadPool pool(2);
-    for (Isa isa : vector_isas()) {
-        SCOPED_TRACE(isa_name(isa));
-        for (const Case& c : cases) {
-            for (bool causal : causal_cases) {
-                SCOPED_TRACE(causal ? "causal" : "non-causal");
-                AttentionShape shape{c.n_head,
-                                     c.n_head_kv,
-                                     c.head_dim_k,
-                                     c.head_dim_v,
-                                     1.0f / std::sqrt(static_cast<float>(c.head_dim_k)),
-                                     c.softcap,
-                                     c.window,
-                                     causal};
-                const int64_t n_kv = 37;
-                const int64_t k_width = int64_t{c.n_head_kv} * c.head_dim_k;
-                const int64_t v_width = int64_t{c.n_head_kv} * c.head_dim_v;
-                TestCache cache =
-                    make_cache(c.type, random_vector(n_kv * k_width, 7, 2.0f),
-                               random_vector(n_kv * v_width, 8), n_kv, k_width, v_width);
-                // Single queries, a short block, and the whole sequence (several query blocks).
-                for (int64_t n_tokens : {1, 5, 37}) {
-                    const int64_t pos0 = n_kv - n_tokens;
-                    const auto q = random_vector(n_tokens * c.n_head * c.head_dim_k, 9, 2.0f);
-                    std::vector<float> a(n_tokens * c.n_head * c.head_dim_v);
-                    std::vector<float> b(a.size());
-                    AttentionScratch sa, sb;
-                    attention(shape, q.data(), n_tokens, pos0, cache.span, a.data(), pool, sa,
-                              Isa::kScalar);
-                    attention(shape, q.data(), n_tokens, pos0, cache.span, b.data(), pool, sb, isa);
-                    expect_close(b, a, 2e-5f, "attention");
-                }
+    const Isa isa = GetParam();
+    SCOPED_TRACE(isa_name(isa));
+    for (const Case& c : cases) {
+        for (bool causal : causal_cases) {
+            SCOPED_TRACE(causal ? "causal" : "non-causal");
+            AttentionShape shape{c.n_head,
+                                 c.n_head_kv,
+                                 c.head_dim_k,
+                                 c.head_dim_v,
+                                 1.0f / std::sqrt(static_cast<float>(c.head_dim_k)),
+                                 c.softcap,
+                                 c.window,
+                                 causal};
+            const int64_t n_kv = 37;
+            const int64_t k_width = int64_t{c.n_head_kv} * c.head_dim_k;
+            const int64_t v_width = int64_t{c.n_head_kv} * c.head_dim_v;
+            TestCache cache = make_cache(c.type, random_vector(n_kv * k_width, 7, 2.0f),
+                                         random_vector(n_kv * v_width, 8), n_kv, k_width, v_width);
+            // Single queries, a short block, and the whole sequence (several query blocks).
+            for (int64_t n_tokens : {1, 5, 37}) {
+                const int64_t pos0 = n_kv - n_tokens;
+                const auto q = random_vector(n_tokens * c.n_head * c.head_dim_k, 9, 2.0f);
+                std::vector<float> a(n_tokens * c.n_head * c.head_dim_v);
+                std::vector<float> b(a.size());
+                AttentionScratch sa, sb;
+                attention(shape, q.data(), n_tokens, pos0, cache.span, a.data(), pool, sa,
+                          Isa::kScalar);
+                attention(shape, q.data(), n_tokens, pos0, cache.span, b.data(), pool, sb, isa);
+                expect_close(b, a, 2e-5f, "attention");
             }
         }
     }
 }
+
+INSTANTIATE_TEST_SUITE_P(Isa, OpsIsa, ::testing::Values(Isa::kAvx2, Isa::kAvx512),
+                         [](const ::testing::TestParamInfo<Isa>& info) {
+                             return std::string(isa_name(info.param));
+                         });
 
 }  // namespace
 }  // namespace cria::kernels

@@ -21,6 +21,8 @@ namespace {
 using test::random_floats;
 using test::random_weights;
 
+class RowGroupsIsa : public test::MatmulIsaTest {};
+
 const TensorType kGroupTypes[] = {TensorType::kQ4_0, TensorType::kQ8_0, TensorType::kQ4_K,
                                   TensorType::kQ6_K};
 
@@ -97,7 +99,8 @@ TEST(RowGroups, OnlyTheTypesWithKernelsArePreferred) {
 // Packed weights through every ISA path (AVX-512: the row-group kernels; below: the scalar
 // path of the layout) against the scalar matmul on the GGUF rows, per element, within the
 // rounding of float additions in another order.
-TEST(RowGroups, MatmulMatchesScalarOnGgufRows) {
+TEST_P(RowGroupsIsa, MatmulMatchesScalarOnGgufRows) {
+    const Isa isa = GetParam();
     ThreadPool pool1(1), pool2(2), pool3(3);
     const int64_t token_counts[] = {1, 2, 3, 5, 8, 12, 17, 33};
     for (TensorType type : kGroupTypes) {
@@ -118,24 +121,21 @@ TEST(RowGroups, MatmulMatchesScalarOnGgufRows) {
                 const auto x = random_floats(static_cast<size_t>(n_tokens * n_in), ++seed);
                 std::vector<float> want(static_cast<size_t>(n_tokens * shape.n_out));
                 matmul(w, x.data(), n_tokens, want.data(), pool1, Isa::kScalar);
-                for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
-                    if (!isa_supported(isa)) continue;
-                    SCOPED_TRACE(describe(type, shape.n_out, n_in) + " " + isa_name(isa) +
-                                 " tokens " + std::to_string(n_tokens));
-                    std::vector<float> got(want.size(), NAN);
-                    ThreadPool& pool = n_tokens % 3 == 0 ? pool3 : (n_tokens % 2 ? pool2 : pool1);
-                    matmul(packed, x.data(), n_tokens, got.data(), pool, isa);
-                    for (int64_t t = 0; t < n_tokens; ++t) {
-                        for (int64_t o = 0; o < shape.n_out; ++o) {
-                            double magnitude = 0.0;
-                            for (int64_t i = 0; i < n_in; ++i) {
-                                magnitude +=
-                                    std::fabs(double(dequantized[o * n_in + i]) * x[t * n_in + i]);
-                            }
-                            const size_t k = static_cast<size_t>(t * shape.n_out + o);
-                            ASSERT_NEAR(got[k], want[k], 2e-6 * magnitude + 1e-30)
-                                << "token " << t << " row " << o;
+                SCOPED_TRACE(describe(type, shape.n_out, n_in) + " " + isa_name(isa) + " tokens " +
+                             std::to_string(n_tokens));
+                std::vector<float> got(want.size(), NAN);
+                ThreadPool& pool = n_tokens % 3 == 0 ? pool3 : (n_tokens % 2 ? pool2 : pool1);
+                matmul(packed, x.data(), n_tokens, got.data(), pool, isa);
+                for (int64_t t = 0; t < n_tokens; ++t) {
+                    for (int64_t o = 0; o < shape.n_out; ++o) {
+                        double magnitude = 0.0;
+                        for (int64_t i = 0; i < n_in; ++i) {
+                            magnitude +=
+                                std::fabs(double(dequantized[o * n_in + i]) * x[t * n_in + i]);
                         }
+                        const size_t k = static_cast<size_t>(t * shape.n_out + o);
+                        ASSERT_NEAR(got[k], want[k], 2e-6 * magnitude + 1e-30)
+                            << "token " << t << " row " << o;
                     }
                 }
             }
@@ -163,6 +163,10 @@ TEST(RowGroups, ManyTokensOnAWideMatrix) {
         }
     }
 }
+
+INSTANTIATE_TEST_SUITE_P(Isa, RowGroupsIsa,
+                         ::testing::Values(Isa::kScalar, Isa::kAvx2, Isa::kAvx512),
+                         test::isa_param_name);
 
 }  // namespace
 }  // namespace cria::kernels

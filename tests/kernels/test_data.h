@@ -1,19 +1,44 @@
 // Random weights and activations for the kernel tests and benchmark.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <cstdint>
 #include <cstring>
 #include <optional>
 #include <random>
+#include <string>
 #include <vector>
 
+#include "core/cpu_features.h"
 #include "core/half.h"
 #include "gguf/tensor_type.h"
+#include "kernels/kernel_table.h"
 #include "kernels/kernels.h"
 
 namespace cria::kernels::test {
 
 using gguf::TensorType;
+
+// Whether the matrix kernels of `isa` can run here: the AVX-512 ones use VNNI throughout, so
+// they need it beside isa_supported() (without it matmul falls back to AVX2).
+inline bool matmul_runs_on(Isa isa) {
+    return isa == Isa::kAvx512 ? avx512_kernels_usable() : isa_supported(isa);
+}
+
+// A test run once per ISA (the parameter); one the machine cannot run shows as skipped.
+class MatmulIsaTest : public ::testing::TestWithParam<Isa> {
+  protected:
+    void SetUp() override {
+        if (!matmul_runs_on(GetParam())) {
+            GTEST_SKIP() << isa_name(GetParam()) << " matrix kernels cannot run on this CPU";
+        }
+    }
+};
+
+inline std::string isa_param_name(const ::testing::TestParamInfo<Isa>& info) {
+    return isa_name(info.param);
+}
 
 // Every tensor type the kernels support, from GGUF's type table and the kernels' own answer:
 // a type given kernels is tested without editing a list here.
