@@ -1,4 +1,5 @@
 #include "server/api.h"
+#include "server/json_body.h"
 
 #include "sampling/sampling_params.h"
 #include "sampling/stop_matcher.h"
@@ -379,7 +380,7 @@ MaybeError read_stream(const json& body, bool* stream, bool* include_usage) {
 
 // The body must be a JSON object; anything else is a 400 naming no field.
 ApiResult<json> parse_body(std::string_view body) {
-    json parsed = json::parse(body, nullptr, /*allow_exceptions=*/false);
+    json parsed = parse_json_body(body);
     if (parsed.is_discarded()) {
         return invalid_request(
             "We could not parse the JSON body of your request. The body must be valid JSON.",
@@ -438,7 +439,7 @@ void normalize_tool_calls(json& message) {
         if (function == call.end() || !function->is_object()) continue;
         auto arguments = function->find("arguments");
         if (arguments == function->end() || !arguments->is_string()) continue;
-        json parsed = json::parse(arguments->get<std::string>(), nullptr, false);
+        json parsed = parse_json_body(arguments->get<std::string>());
         if (!parsed.is_discarded() && parsed.is_object()) *arguments = std::move(parsed);
     }
 }

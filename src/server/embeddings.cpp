@@ -6,6 +6,7 @@
 #include "core/log.h"
 #include "engine/embedder.h"
 #include "server/http.h"
+#include "server/json_body.h"
 #include "store/model_options.h"
 
 namespace cria::server {
@@ -15,7 +16,7 @@ using json = nlohmann::ordered_json;
 using Clock = std::chrono::steady_clock;
 
 ApiResult<nlohmann::json> parse_object(std::string_view body) {
-    nlohmann::json parsed = nlohmann::json::parse(body, nullptr, false);
+    nlohmann::json parsed = parse_json_body_as<nlohmann::json>(body);
     if (parsed.is_discarded() || !parsed.is_object()) {
         return invalid_request("The request body must be a JSON object.");
     }

@@ -1,4 +1,5 @@
 #include "server/ollama_api.h"
+#include "server/json_body.h"
 
 #include <algorithm>
 #include <cstdlib>
@@ -44,9 +45,11 @@ void send_status_error(httplib::Response& res, const Status& status) {
 
 // Parses a JSON body; writes a 400 and returns nullopt when it is not a JSON object.
 std::optional<nlohmann::json> parse_body(const httplib::Request& req, httplib::Response& res) {
-    nlohmann::json body = nlohmann::json::parse(req.body, nullptr, false);
+    nlohmann::json body = parse_json_body_as<nlohmann::json>(req.body);
     if (body.is_discarded() || !body.is_object()) {
-        send_ollama_error(res, 400, "the request body is not a JSON object");
+        send_ollama_error(res, 400,
+                          "the request body is not a JSON object (or it nests deeper than " +
+                              std::to_string(kMaxJsonDepth) + " levels)");
         return std::nullopt;
     }
     return body;

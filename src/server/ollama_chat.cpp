@@ -1,4 +1,5 @@
 #include "server/ollama_chat.h"
+#include "server/json_body.h"
 
 #include <ctime>
 #include <limits>
@@ -231,7 +232,7 @@ json ollama_tool_calls(const json& openai_calls) {
         const json& function = call["function"];
         json arguments = function.value("arguments", json("{}"));
         if (arguments.is_string()) {
-            json parsed = json::parse(arguments.get<std::string>(), nullptr, false);
+            json parsed = parse_json_body(arguments.get<std::string>());
             if (!parsed.is_discarded()) arguments = std::move(parsed);
         }
         out.push_back(
@@ -474,9 +475,11 @@ void handle_generation(ModelManager& models, bool is_chat, const httplib::Reques
     const Clock::time_point started = Clock::now();
     const std::string created_at = ollama_timestamp(std::chrono::system_clock::now());
     // Order-keeping: a `format` schema's properties are generated in the order they are given.
-    const json body = json::parse(req.body, nullptr, false);
+    const json body = parse_json_body(req.body);
     if (body.is_discarded() || !body.is_object()) {
-        return send_ollama_error(res, 400, "the request body is not a JSON object");
+        return send_ollama_error(res, 400,
+                                 "the request body is not a JSON object (or it nests deeper than " +
+                                     std::to_string(kMaxJsonDepth) + " levels)");
     }
     ApiResult<OllamaGenerationRequest> parsed =
         is_chat ? parse_ollama_chat_request(body) : parse_ollama_generate_request(body);

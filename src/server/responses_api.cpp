@@ -1,4 +1,5 @@
 #include "server/responses_api.h"
+#include "server/json_body.h"
 
 #include <algorithm>
 #include <random>
@@ -293,7 +294,7 @@ std::string new_item_id(std::string_view prefix) {
 }
 
 ApiResult<ResponsesRequest> parse_responses_request(std::string_view text) {
-    json body = json::parse(text, nullptr, /*allow_exceptions=*/false);
+    json body = parse_json_body(text);
     if (body.is_discarded()) {
         return invalid_request(
             "We could not parse the JSON body of your request. The body must be valid JSON.",

@@ -1,4 +1,5 @@
 #include "server/routes.h"
+#include "server/json_body.h"
 
 #include <cassert>
 #include <ctime>
@@ -74,7 +75,7 @@ namespace {
 
 // The request body as JSON, to see which fields the client sent (the parser fills defaults).
 nlohmann::json body_fields(const httplib::Request& req) {
-    nlohmann::json body = nlohmann::json::parse(req.body, nullptr, false);
+    nlohmann::json body = parse_json_body_as<nlohmann::json>(req.body);
     return body.is_object() ? body : nlohmann::json::object();
 }
 

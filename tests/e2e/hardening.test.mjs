@@ -1,0 +1,52 @@
+// Regressions of an outside attack campaign: request bodies that used to cost quadratic CPU,
+// HTTP framing edge cases, and what a client may and may not reach through the server.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { DEMO_MODEL, post, startServer } from './harness.mjs';
+
+let server;
+
+before(async () => { server = await startServer(); });
+after(async () => { await server?.stop(); });
+
+// A body of about `bytes` bytes whose `field` is an object of many small keys.
+function manyKeys(bytes) {
+  const keys = {};
+  for (let i = 0, size = 0; size < bytes; ++i) {
+    keys[String(i)] = 1;
+    size += String(i).length + 5;
+  }
+  return keys;
+}
+
+describe('request bodies parse in linear time', () => {
+  const bias = manyKeys(2_000_000);
+  const cases = [
+    ['/v1/chat/completions', { model: DEMO_MODEL, messages: [{ role: 'user', content: 'hi' }], max_tokens: 1, logit_bias: bias }, 400],
+    ['/v1/completions', { model: DEMO_MODEL, prompt: 'hi', max_tokens: 1, logit_bias: bias }, 400],
+    ['/api/chat', { model: DEMO_MODEL, messages: [{ role: 'user', content: 'hi' }], stream: false, options: { num_predict: 1 }, extra: bias }, 200],
+    ['/api/generate', { model: DEMO_MODEL, prompt: 'hi', stream: false, options: { num_predict: 1 }, extra: bias }, 200],
+    ['/v1/responses', { model: DEMO_MODEL, input: 'hi', max_output_tokens: 16, metadata: bias }, 400],
+  ];
+  for (const [path, body, status] of cases) {
+    test(`${path}: a 2 MB object of ${Object.keys(bias).length} keys is answered at once`, async () => {
+      const started = Date.now();
+      const res = await post(`${server.url}${path}`, body);
+      const seconds = (Date.now() - started) / 1000;
+      assert.equal(res.status, status, res.text.slice(0, 300));
+      // Quadratic parsing took over a minute for this body; linear parsing takes milliseconds.
+      assert.ok(seconds < 10, `took ${seconds} s`);
+    });
+  }
+
+  test('a body nested deeper than 256 levels is a 400 in each API\'s shape', async () => {
+    const deep = '['.repeat(100_000) + ']'.repeat(100_000);
+    const body = `{"model":"${DEMO_MODEL}","messages":[{"role":"user","content":"hi"}],"x":${deep}}`;
+    const openai = await post(`${server.url}/v1/chat/completions`, body);
+    assert.equal(openai.status, 400);
+    assert.equal(openai.json.error.type, 'invalid_request_error');
+    const ollama = await post(`${server.url}/api/chat`, body);
+    assert.equal(ollama.status, 400);
+    assert.match(ollama.json.error, /nests deeper than 256 levels/);
+  });
+});
