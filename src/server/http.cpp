@@ -94,6 +94,7 @@ namespace {
 
 // How long an idle keep-alive connection is kept, at most (httplib's default).
 constexpr int kKeepAliveTimeoutSeconds = 5;
+constexpr size_t kKeepAliveMaxRequests = 10000;
 
 // The header's value, std::nullopt when absent.
 std::optional<std::string> header(const httplib::Request& req, const char* name) {
@@ -224,6 +225,9 @@ HttpServer::HttpServer(const HttpOptions& options)
     // An idle keep-alive connection is a client staying silent too (and httplib keeps one open
     // even after a request it could not read): never wait on it longer than on a request.
     server_->set_keep_alive_timeout(std::min(kKeepAliveTimeoutSeconds, options_.read_timeout_s));
+    // A client may send many requests on one connection (pipelined or not): httplib closes
+    // after 5 by default.
+    server_->set_keep_alive_max_count(kKeepAliveMaxRequests);
     server_->set_write_timeout(options_.write_timeout_s, 0);
     const uint64_t cap = options_.max_body_bytes;
     // httplib answers some failures itself (no route, body over the cap, a bad request line)
@@ -408,14 +412,18 @@ ClientConnection::ClientConnection(const httplib::Request& req) : fd_(find_conne
     if (fd_ < 0) {
         CRIA_LOG_DEBUG("cannot identify the socket of %s:%d; disconnects show only on writes",
                        req.remote_addr.c_str(), req.remote_port);
+        return;
     }
+    pollfd probe{fd_, POLLRDHUP, 0};
+    half_closed_ = poll(&probe, 1, 0) > 0 && (probe.revents & POLLRDHUP) != 0;
 }
 
 bool ClientConnection::disconnected() const {
     if (fd_ < 0) return false;
     pollfd probe{fd_, POLLRDHUP, 0};
     if (poll(&probe, 1, 0) <= 0) return false;
-    return (probe.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) != 0;
+    const short broken = POLLHUP | POLLERR | POLLNVAL;
+    return (probe.revents & (half_closed_ ? broken : broken | POLLRDHUP)) != 0;
 }
 
 }  // namespace cria::server

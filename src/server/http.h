@@ -102,8 +102,10 @@ class SseWriter {
 // Sets the headers of an event stream (no caching, no proxy buffering).
 void set_event_stream_headers(httplib::Response& res);
 
-// Tells whether the client behind a request has closed its connection, without reading from
-// it: the socket is found by the connection's addresses and polled for a hang-up.
+// Tells whether the client behind a request has gone, without reading from it: the socket is
+// found by the connection's addresses and polled. A client that shut down its sending side
+// before its request was handled (a half-close: it still reads) is gone only when the
+// connection breaks; one that closes later, while its answer is being made, is gone at once.
 class ClientConnection {
   public:
     explicit ClientConnection(const httplib::Request& req);
@@ -113,6 +115,7 @@ class ClientConnection {
 
   private:
     int fd_ = -1;
+    bool half_closed_ = false;  // the client had shut down its sending side when we started
 };
 
 }  // namespace cria::server

@@ -1,10 +1,15 @@
 #include "server/router.h"
 
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <string_view>
 #include <utility>
 
+#include "server/connection.h"
 #include "server/http.h"
 
 namespace cria::server {
@@ -117,6 +122,85 @@ Router& Router::Delete(const std::string& pattern, Handler handler) {
 Router& Router::Delete(const std::string& pattern, HandlerWithContentReader handler) {
     httplib::Server::Delete(add_route("DELETE", pattern), std::move(handler));
     return *this;
+}
+
+namespace {
+
+const char* reason_phrase(int status) {
+    switch (status) {
+        case 400:
+            return "Bad Request";
+        case 408:
+            return "Request Timeout";
+        case 431:
+            return "Request Header Fields Too Large";
+        case 501:
+            return "Not Implemented";
+        default:
+            return "Error";
+    }
+}
+
+// Answers a request httplib is not given, in the error shape of the API its path names.
+void refuse_head(ConnectionStream& stream, std::string_view target, int status,
+                 const std::string& message) {
+    httplib::Response res;
+    ApiError error = invalid_request(message);
+    error.http_status = status;
+    send_error_for_path(res, std::string(target.substr(0, target.find('?'))), error);
+    const std::string content_type = res.get_header_value("Content-Type");
+    std::string out = "HTTP/1.1 " + std::to_string(status) + " " + reason_phrase(status) + "\r\n";
+    out += "Content-Type: " + (content_type.empty() ? "application/json" : content_type) + "\r\n";
+    out += "Content-Length: " + std::to_string(res.body.size()) + "\r\n";
+    out += "Connection: close\r\n\r\n";
+    out += res.body;
+    stream.write(out.data(), out.size());
+}
+
+}  // namespace
+
+bool Router::process_and_close_socket(socket_t sock) {
+    ConnectionStream stream(sock, read_timeout_sec_, write_timeout_sec_);
+    // Waiting for the next request is cut into short polls, so that stop() ends idle
+    // connections at once instead of after the keep-alive timeout.
+    constexpr int kPollMs = 100;
+    const auto keep_alive = std::chrono::seconds(keep_alive_timeout_sec_);
+    bool ok = true;
+    for (size_t served = 0; served < keep_alive_max_count_; ++served) {
+        ConnectionStream::Wait wait = ConnectionStream::Wait::kTimeout;
+        const auto idle_since = std::chrono::steady_clock::now();
+        while (svr_sock_ != INVALID_SOCKET) {
+            wait = stream.wait_for_request(kPollMs);
+            if (wait != ConnectionStream::Wait::kTimeout) break;
+            if (std::chrono::steady_clock::now() - idle_since >= keep_alive) break;
+        }
+        if (wait != ConnectionStream::Wait::kData) break;
+        const ConnectionStream::Head head = stream.buffer_head();
+        if (head == ConnectionStream::Head::kTooLarge) {
+            refuse_head(stream, "", 431,
+                        "The request head is larger than the limit of " +
+                            std::to_string(kMaxRequestHeadBytes) + " bytes.");
+            break;
+        }
+        if (head != ConnectionStream::Head::kComplete) {
+            // A client that stops in the middle of its head, or leaves: nothing to answer.
+            if (head == ConnectionStream::Head::kTimeout) {
+                refuse_head(stream, "", 408, "The request head was not received in time.");
+            }
+            break;
+        }
+        if (std::optional<HeadProblem> problem = request_head_problem(stream.head())) {
+            refuse_head(stream, request_target(stream.head()), problem->status, problem->message);
+            break;
+        }
+        bool connection_closed = false;
+        const bool last = served + 1 == keep_alive_max_count_;
+        ok = process_request(stream, last, connection_closed, nullptr);
+        if (!ok || connection_closed) break;
+    }
+    ::shutdown(sock, SHUT_RDWR);
+    ::close(sock);
+    return ok;
 }
 
 }  // namespace cria::server

@@ -43,6 +43,12 @@ class Router : public httplib::Server {
     static std::string pattern_regex(const std::string& pattern);
 
   private:
+    // httplib calls this for each accepted connection: its requests are served in order,
+    // pipelined ones included, through one ConnectionStream, and a head that
+    // request_head_problem() refuses is answered 400 and ends the connection (its framing is
+    // unknown).
+    bool process_and_close_socket(socket_t sock) override;
+
     struct Route {
         std::string method;
         std::string label;

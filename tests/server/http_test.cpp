@@ -19,6 +19,8 @@ namespace cria::server {
 namespace {
 
 using test::LoopbackServer;
+using test::read_answer;
+using test::send_raw_request;
 
 using json = nlohmann::ordered_json;
 
@@ -167,31 +169,6 @@ TEST(HttpServer, ServerSentEvents) {
     EXPECT_EQ(res->get_header_value("Content-Type"), "text/event-stream");
     EXPECT_EQ(res->body,
               "data: {\"i\":0}\n\ndata: {\"i\":1}\n\ndata: {\"i\":2}\n\ndata: [DONE]\n\n");
-}
-
-// Sends a raw request over a socket and returns the socket without reading the answer.
-int send_raw_request(int port, const std::string& request) {
-    const int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(static_cast<uint16_t>(port));
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
-    EXPECT_EQ(write(fd, request.data(), request.size()), static_cast<ssize_t>(request.size()));
-    return fd;
-}
-
-// Reads the answer to a raw request until `end` appears (or the server closes).
-std::string read_answer(int fd, const std::string& end) {
-    std::string answer;
-    char buffer[4096];
-    ssize_t n = 0;
-    while ((n = read(fd, buffer, sizeof(buffer))) > 0) {
-        answer.append(buffer, static_cast<size_t>(n));
-        if (answer.find(end) != std::string::npos) break;
-    }
-    close(fd);
-    return answer;
 }
 
 TEST(HttpServer, ChunkedBodiesAreReadUnderTheCap) {

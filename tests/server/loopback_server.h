@@ -3,6 +3,12 @@
 
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <string>
 #include <thread>
 
 #include "server/http.h"
@@ -32,5 +38,30 @@ class LoopbackServer {
     std::thread thread_;
     int port_ = 0;
 };
+
+// Sends a raw request over a socket and returns the socket without reading the answer.
+inline int send_raw_request(int port, const std::string& request) {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<uint16_t>(port));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+    EXPECT_EQ(write(fd, request.data(), request.size()), static_cast<ssize_t>(request.size()));
+    return fd;
+}
+
+// Reads the answer to a raw request until `end` appears (or the server closes).
+inline std::string read_answer(int fd, const std::string& end) {
+    std::string answer;
+    char buffer[4096];
+    ssize_t n = 0;
+    while ((n = read(fd, buffer, sizeof(buffer))) > 0) {
+        answer.append(buffer, static_cast<size_t>(n));
+        if (answer.find(end) != std::string::npos) break;
+    }
+    close(fd);
+    return answer;
+}
 
 }  // namespace cria::server::test
