@@ -255,8 +255,12 @@ void handle_blob_upload(store::ModelStore& store, uint64_t max_blob_bytes,
     auto digest = store::Digest::parse(req.matches[1].str());
     if (!digest) return send_ollama_error(res, 400, digest.status().message());
     if (store.has_blob(*digest)) {
-        // Drain the body so the connection stays usable; the blob is already here.
-        reader([](const char*, size_t) { return true; });
+        // Drain the body so the connection stays usable; the blob is already here, but a body
+        // that ends early is still a failed upload.
+        if (!reader([](const char*, size_t) { return true; })) {
+            res.set_header("Connection", "close");
+            return send_ollama_error(res, 400, "the upload ended early");
+        }
         res.status = 201;
         return;
     }
@@ -493,10 +497,10 @@ void register_ollama_routes(Router& router, ModelManager& models, store::ModelSt
         auto parsed = parse_create_request(*body);
         if (!parsed.ok()) return send_ollama_error(res, 400, parsed.error().message);
         auto request = std::make_shared<CreateRequest>(parsed.value());
-        // Relative FROM paths are the server's business only when absolute: a client's working
-        // directory means nothing here.
+        // FROM names a model or an uploaded blob, as in Ollama's API: never a file of the
+        // server's (a client could read them, or probe which exist).
         auto work = [&store, request](const store::ProgressFn& progress) -> Status {
-            auto created = store.create(request->name, request->recipe, "/", progress);
+            auto created = store.create(request->name, request->recipe, std::nullopt, progress);
             return created ? Status::ok() : created.status();
         };
         if (request->stream) return stream_progress(res, work);

@@ -508,13 +508,14 @@ Status ModelStore::collect_garbage_locked(const std::vector<Digest>& candidates)
 // ---- ModelStore: create ------------------------------------------------------------------------
 
 Expected<Manifest> ModelStore::create(std::string_view text, const ModelRecipe& recipe,
-                                      const fs::path& base_dir, const ProgressFn& progress) {
+                                      const std::optional<fs::path>& file_base,
+                                      const ProgressFn& progress) {
     CRIA_ASSIGN_OR_RETURN(const ModelName name, ModelName::parse(text));
     // The whole build holds the lock: a concurrent remove must not collect the blobs this create
     // is about to reference, nor the base model's while they are being read.
     CRIA_ASSIGN_OR_RETURN(StoreLock lock, StoreLock::acquire(root_));
     std::vector<Digest> added;
-    Expected<Manifest> created = create_locked(name, recipe, base_dir, progress, added);
+    Expected<Manifest> created = create_locked(name, recipe, file_base, progress, added);
     if (!created.has_value()) {
         // The blobs this create wrote go again unless another manifest uses them.
         const Status collected = collect_garbage_locked(added);
@@ -526,19 +527,20 @@ Expected<Manifest> ModelStore::create(std::string_view text, const ModelRecipe& 
 }
 
 Expected<Manifest> ModelStore::create_locked(const ModelName& name, const ModelRecipe& recipe,
-                                             const fs::path& base_dir, const ProgressFn& progress,
+                                             const std::optional<fs::path>& file_base,
+                                             const ProgressFn& progress,
                                              std::vector<Digest>& added) {
     std::vector<Layer> layers;
     nlohmann::json config;
     ModelRecipe inherited;
 
-    // FROM: a file, a blob, or a model.
+    // FROM: a blob, a model, or (for a local command) a file.
     fs::path from_path = recipe.from;
     if (recipe.from.starts_with("~/")) {
         const char* home = std::getenv("HOME");
         from_path = fs::path(home != nullptr ? home : "") / recipe.from.substr(2);
-    } else if (from_path.is_relative()) {
-        from_path = base_dir / from_path;
+    } else if (file_base && from_path.is_relative()) {
+        from_path = *file_base / from_path;
     }
     std::error_code ec;
     auto gguf_layer = [&](const fs::path& path) -> Expected<nlohmann::json> {
@@ -556,7 +558,7 @@ Expected<Manifest> ModelStore::create_locked(const ModelName& name, const ModelR
         layers.push_back(Layer{std::string(media_type::kModel), *from_digest,
                                static_cast<uint64_t>(fs::file_size(blob_path(*from_digest), ec))});
         report(progress, {"using existing layer " + from_digest->str(), from_digest->str(), 0, 0});
-    } else if (fs::exists(from_path, ec)) {
+    } else if (file_base && fs::exists(from_path, ec)) {
         if (fs::is_directory(from_path, ec)) {
             return unsupported("FROM " + recipe.from +
                                ": is a directory; cria builds models from GGUF files only");
@@ -570,7 +572,11 @@ Expected<Manifest> ModelStore::create_locked(const ModelName& name, const ModelR
     } else {
         const auto base_name = ModelName::parse(recipe.from);
         if (!base_name || !has_model(*base_name)) {
-            return not_found("FROM " + recipe.from + ": no such file, and no model of that name");
+            return not_found(file_base ? "FROM " + recipe.from +
+                                             ": no such file, and no model of that name"
+                                       : "FROM " + recipe.from +
+                                             ": no model of that name (a request names a model "
+                                             "or a blob digest uploaded to /api/blobs)");
         }
         CRIA_ASSIGN_OR_RETURN(const ModelDetails base, details(recipe.from));
         config = base.config;

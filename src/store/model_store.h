@@ -100,11 +100,13 @@ class ModelStore {
     Status copy(std::string_view source, std::string_view destination);
     Status remove(std::string_view name);
 
-    // Builds a model from a recipe. `recipe.from` is a path to a GGUF file (relative to
-    // `base_dir` unless absolute), a blob digest ("sha256:<hex>", as /api/create's `files`
-    // give), or the name of a model in the store whose layers the new model starts from.
+    // Builds a model from a recipe. `recipe.from` is a blob digest ("sha256:<hex>", as
+    // /api/create's `files` give), the name of a model in the store whose layers the new model
+    // starts from, or, when `file_base` is given, a path to a GGUF file (relative to it unless
+    // absolute). Without `file_base` (a request over HTTP) no file is opened: a client cannot
+    // make the server read its files, nor learn from the errors which exist.
     Expected<Manifest> create(std::string_view name, const ModelRecipe& recipe,
-                              const std::filesystem::path& base_dir,
+                              const std::optional<std::filesystem::path>& file_base,
                               const ProgressFn& progress = {});
 
   private:
@@ -116,7 +118,7 @@ class ModelStore {
     Expected<std::filesystem::path> make_temp_path(std::string_view purpose) const;
     // `added` receives the digest of every blob it writes, for cleanup when it fails.
     Expected<Manifest> create_locked(const ModelName& name, const ModelRecipe& recipe,
-                                     const std::filesystem::path& base_dir,
+                                     const std::optional<std::filesystem::path>& file_base,
                                      const ProgressFn& progress, std::vector<Digest>& added);
 
     std::filesystem::path root_;

@@ -4,7 +4,9 @@
 // tiny Qwen3 model; skipped when ../shared is absent.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -97,13 +99,58 @@ describe('model store through the ollama client', { skip }, () => {
     await assert.rejects(ollama.delete({ model: 'user/alias:v1' }), (err) => err.status_code === 404);
   });
 
-  test('create from a FIFO is refused at once instead of hanging a worker', async () => {
+  test('create over the API opens no server file: FROM names a model or an uploaded blob', async () => {
+    // A FIFO (which used to hang a worker), a real GGUF, a file that is not a GGUF and a path
+    // that does not exist all get one answer, so that a client learns nothing of the server's
+    // files.
     const fifo = path.join(dir, 'model.fifo');
     execFileSync('mkfifo', [fifo]);
-    const started = Date.now();
-    const res = await post(`${server.url}/api/create`, { model: 'fromfifo', from: fifo, stream: false });
-    assert.equal(res.status, 400, res.text);
-    assert.match(res.json.error, /not a regular file/);
-    assert.ok(Date.now() - started < 10_000);
+    const notGguf = path.join(dir, 'notes.txt');
+    writeFileSync(notGguf, 'hello');
+    const answers = [];
+    for (const from of [fifo, gguf, notGguf, path.join(dir, 'missing.gguf'), '/etc/passwd']) {
+      const started = Date.now();
+      const res = await post(`${server.url}/api/create`, { model: 'fromfile', from, stream: false });
+      assert.ok(Date.now() - started < 10_000);
+      assert.equal(res.status, 404, res.text);
+      answers.push(res.json.error.replace(from, 'PATH'));
+    }
+    assert.equal(new Set(answers).size, 1, answers.join('\n'));
+    assert.match(answers[0], /no model of that name/);
+
+    // The file as a blob, then `files`, as Ollama's clients do it.
+    const bytes = readFileSync(gguf);
+    const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+    const upload = await fetch(`${server.url}/api/blobs/${digest}`, { method: 'POST', body: bytes });
+    assert.equal(upload.status, 201);
+    const head = await fetch(`${server.url}/api/blobs/${digest}`);
+    assert.equal(head.status, 200);
+    const created = await post(`${server.url}/api/create`, { model: 'fromblob', files: { 'tiny.gguf': digest }, stream: false });
+    assert.equal(created.status, 200, created.text);
+    const shown = await ollama.show({ model: 'fromblob' });
+    assert.equal(shown.details.family, 'qwen3');
+    await ollama.delete({ model: 'fromblob' });
+  });
+
+  test('a blob upload cut short is refused, also when the blob exists', async () => {
+    const bytes = readFileSync(gguf);
+    const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+    const upload = await fetch(`${server.url}/api/blobs/${digest}`, { method: 'POST', body: bytes });
+    assert.equal(upload.status, 201);
+    const port = Number(new URL(server.url).port);
+    for (let attempt = 0; attempt < 2; ++attempt) {
+      const answer = await new Promise((resolve, reject) => {
+        const socket = net.connect(port, '127.0.0.1', () => {
+          socket.write(`POST /api/blobs/${digest} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: ${bytes.length}\r\n\r\n`);
+          socket.end(bytes.subarray(0, 1000));  // half of nothing: the body stops early
+        });
+        let text = '';
+        socket.on('data', (d) => { text += d; });
+        socket.on('end', () => resolve(text));
+        socket.on('error', reject);
+      });
+      assert.match(answer, /^HTTP\/1\.1 400/, answer);
+      assert.match(answer, /the upload ended early/);
+    }
   });
 });

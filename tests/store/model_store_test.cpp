@@ -139,6 +139,39 @@ TEST_F(ModelStoreTest, CreateFromAnUploadedBlob) {
               ErrorCode::kNotFound);
 }
 
+// Without a file base (a request over HTTP), FROM opens no file: a good GGUF, a bad one, a
+// directory and a missing path all get the one answer a missing model gets.
+TEST_F(ModelStoreTest, WithoutAFileBaseNoFileIsOpened) {
+    test::write_file(scratch_.path() / "bad.gguf", "GGUF but not really");
+    const std::string dir = scratch_.path().string();
+    std::vector<std::string> messages;
+    for (const std::string& from :
+         {dir + "/tiny.gguf", dir + "/bad.gguf", dir, dir + "/missing.gguf",
+          std::string("tiny.gguf"), std::string("~/tiny.gguf")}) {
+        SCOPED_TRACE(from);
+        ModelRecipe r;
+        r.from = from;
+        auto created = store_->create("viaapi", r, std::nullopt);
+        ASSERT_FALSE(created);
+        EXPECT_EQ(created.status().code(), ErrorCode::kNotFound);
+        std::string message = created.status().message();
+        message.replace(message.find(from), from.size(), "X");
+        messages.push_back(message);
+    }
+    for (const std::string& message : messages) EXPECT_EQ(message, messages.front());
+    EXPECT_NE(messages.front().find("no model of that name"), std::string::npos);
+    // Models and uploaded blobs still work.
+    ASSERT_TRUE(store_->create("base", recipe("FROM tiny.gguf\n"), scratch_.path()));
+    ModelRecipe from_model;
+    from_model.from = "base";
+    EXPECT_TRUE(store_->create("derived", from_model, std::nullopt));
+    auto layer = store_->add_blob_from_file(scratch_.path() / "tiny.gguf", media_type::kModel);
+    ASSERT_TRUE(layer);
+    ModelRecipe from_blob;
+    from_blob.from = layer->digest.str();
+    EXPECT_TRUE(store_->create("fromblob", from_blob, std::nullopt));
+}
+
 TEST_F(ModelStoreTest, FailedCreateLeavesNoManifest) {
     test::write_file(scratch_.path() / "bad.gguf", "GGUF but not really");
     auto bad = store_->create("broken", recipe("FROM bad.gguf\n"), scratch_.path());
