@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "commands.h"
+#include "core/log.h"
 #include "engine/scheduler.h"
 #include "model/demo_model.h"
 #include "server/access.h"
@@ -184,6 +185,10 @@ int serve(const ServeFlags& flags) {
                                    flags.max_blob_bytes);
     Expected<int> port = http.bind(address->host, address->port);
     if (!port.has_value()) return fail(port.status().message());
+    for (const std::string& warning :
+         server::exposure_warnings(http_options.access, address->host, *port)) {
+        CRIA_LOG_WARN("%s", warning.c_str());
+    }
 
     // SIGINT/SIGTERM stop the listener from a thread that waits for them, so no handler runs
     // on an arbitrary thread. Blocked here, before any other thread starts, so all inherit it.

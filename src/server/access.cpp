@@ -1,5 +1,7 @@
 #include "server/access.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <cstdlib>
 
@@ -65,6 +67,13 @@ bool is_token(std::string_view text) {
                                 "abcdefghijklmnopqrstuvwxyz"
                                 "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
                                 "!#$%&'*+-.^_`|~") == std::string_view::npos;
+}
+
+// An IPv4 or IPv6 address written out (the Host name without brackets or port).
+bool is_ip_address(const std::string& name) {
+    unsigned char bytes[16];
+    return inet_pton(AF_INET, name.c_str(), bytes) == 1 ||
+           inet_pton(AF_INET6, name.c_str(), bytes) == 1;
 }
 
 bool is_ipv4_loopback(std::string_view host) {
@@ -162,6 +171,32 @@ ErrorShape error_shape_for_path(std::string_view path) {
     return ErrorShape::kOpenAi;
 }
 
+std::vector<std::string> exposure_warnings(const AccessPolicy& policy, std::string_view bound_host,
+                                           int port) {
+    std::vector<std::string> warnings;
+    if (is_loopback_host(bound_host)) return warnings;
+    // Appended piece by piece: GCC 12 warns falsely (-Wrestrict) about "[" + host + "]".
+    std::string address;
+    const bool v6 = bound_host.find(':') != std::string_view::npos;
+    if (v6) address += '[';
+    address += bound_host;
+    if (v6) address += ']';
+    address += ':';
+    address += std::to_string(port);
+    if (!policy.requires_key()) {
+        warnings.push_back("serving on " + address +
+                           " beyond this machine WITHOUT CRIA_API_KEY: anyone who can reach it "
+                           "can use the models and change the store (create, delete, pull). "
+                           "Set CRIA_API_KEY, or listen on 127.0.0.1.");
+    }
+    if (!policy.checks_host()) {
+        warnings.push_back("no Host check on " + address +
+                           ": set CRIA_ALLOWED_HOSTS to the names clients use for this server, "
+                           "so that a web page cannot reach it by DNS rebinding.");
+    }
+    return warnings;
+}
+
 bool is_loopback_host(std::string_view host) {
     if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
         host = host.substr(1, host.size() - 2);
@@ -237,15 +272,19 @@ Expected<AccessPolicy> AccessPolicy::from_environment(const EnvLookup& lookup,
             if (!allowed.is_ok()) return invalid_argument("CRIA_ORIGINS: " + allowed.message());
         }
     }
+    bool hosts_named = false;
     if (std::optional<std::string> hosts = lookup("CRIA_ALLOWED_HOSTS")) {
         for (std::string_view entry : split_list(*hosts)) {
             Status allowed = policy.allow_host(entry);
             if (!allowed.is_ok()) {
                 return invalid_argument("CRIA_ALLOWED_HOSTS: " + allowed.message());
             }
+            hosts_named = true;
         }
     }
-    policy.set_host_check(is_loopback_host(bound_host));
+    const bool loopback = is_loopback_host(bound_host);
+    policy.set_host_check(loopback || hosts_named);
+    policy.allow_ip_hosts(!loopback);
     return policy;
 }
 
@@ -333,6 +372,7 @@ bool AccessPolicy::host_allowed(std::string_view host_header) const {
     std::optional<std::string> name = host_header_name(host_header);
     if (!name) return false;
     if (is_loopback_host(*name)) return true;
+    if (ip_hosts_ && is_ip_address(*name)) return true;
     for (const std::string& pattern : host_patterns_) {
         if (pattern.substr(0, 2) == "*.") {
             const std::string_view suffix = std::string_view(pattern).substr(1);  // ".example.com"

@@ -16,8 +16,9 @@
 //     header must name a loopback host (localhost, 127.x.x.x, ::1), a name in
 //     CRIA_ALLOWED_HOSTS (comma-separated; exact names, "*.example.com" for subdomains, or "*"),
 //     or the host of an explicit CRIA_ORIGINS entry. Without Host (HTTP/1.0) a request passes.
-//     On a non-loopback address there is no Host check: such a server is meant to be reached
-//     under names the server cannot know.
+//     On a non-loopback address the server is reached under names it cannot know: the check
+//     is on only when CRIA_ALLOWED_HOSTS names them, and then IP literals pass too (a page
+//     that rebinds a DNS name to this server sends that name, never an address).
 //
 // Everything here is pure (no sockets, no environment access except through the lookup a
 // caller passes in), so every rule is unit-tested directly.
@@ -82,7 +83,8 @@ class AccessPolicy {
     AccessPolicy() = default;
 
     // CRIA_API_KEY, CRIA_ORIGINS and CRIA_ALLOWED_HOSTS through `lookup`; the Host check is on
-    // only when `bound_host` is a loopback address. Malformed entries are errors naming them.
+    // when `bound_host` is a loopback address or CRIA_ALLOWED_HOSTS is set. Malformed entries
+    // are errors naming them.
     static Expected<AccessPolicy> from_environment(const EnvLookup& lookup,
                                                    std::string_view bound_host);
     // Reads the process environment.
@@ -95,6 +97,8 @@ class AccessPolicy {
     // An entry as CRIA_ALLOWED_HOSTS takes it.
     Status allow_host(std::string_view entry);
     void set_host_check(bool enabled) { check_host_ = enabled; }
+    // Whether Host names that are IP addresses pass the check (on non-loopback addresses).
+    void allow_ip_hosts(bool allowed) { ip_hosts_ = allowed; }
 
     bool requires_key() const { return !api_key_.empty(); }
     bool checks_host() const { return check_host_; }
@@ -111,6 +115,7 @@ class AccessPolicy {
   private:
     std::string api_key_;
     bool check_host_ = false;
+    bool ip_hosts_ = false;
     bool any_origin_ = false;
     std::vector<std::string> origin_patterns_;  // lower case, at most one '*' each
     bool any_host_ = false;
@@ -119,6 +124,13 @@ class AccessPolicy {
 
 // True for addresses that only this machine can reach: localhost, 127.x.x.x and ::1.
 bool is_loopback_host(std::string_view host);
+
+// What `cria serve` must say before it listens on `bound_host` with `policy`, one warning a
+// line: serving beyond loopback without an API key hands the models and the store (create,
+// delete, pull) to everyone who can reach the address; without CRIA_ALLOWED_HOSTS such a
+// server has no defence against DNS rebinding.
+std::vector<std::string> exposure_warnings(const AccessPolicy& policy, std::string_view bound_host,
+                                           int port);
 
 // Compares two secrets in time that depends only on the length of `given`.
 bool constant_time_equal(std::string_view given, std::string_view expected);

@@ -1,6 +1,7 @@
 // Regressions of an outside attack campaign: request bodies that used to cost quadratic CPU,
 // HTTP framing edge cases, and what a client may and may not reach through the server.
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { DEMO_MODEL, post, startServer } from './harness.mjs';
 
@@ -48,5 +49,42 @@ describe('request bodies parse in linear time', () => {
     const ollama = await post(`${server.url}/api/chat`, body);
     assert.equal(ollama.status, 400);
     assert.match(ollama.json.error, /nests deeper than 256 levels/);
+  });
+});
+
+describe('serving beyond loopback', () => {
+  // GET with a chosen Host header (fetch does not let one set it).
+  function getWithHost(url, host) {
+    const { hostname, port } = new URL(url);
+    return new Promise((resolve, reject) => {
+      const req = http.get({ host: hostname === '0.0.0.0' ? '127.0.0.1' : hostname, port, path: '/api/version', headers: { Host: host } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode));
+      });
+      req.on('error', reject);
+    });
+  }
+
+  test('without CRIA_API_KEY and CRIA_ALLOWED_HOSTS the server warns at start, and has no Host check', async () => {
+    const open = await startServer([], { env: { CRIA_HOST: '0.0.0.0:0' } });
+    try {
+      assert.match(open.stderr(), /WITHOUT CRIA_API_KEY/);
+      assert.match(open.stderr(), /set CRIA_ALLOWED_HOSTS/);
+      assert.equal(await getWithHost(open.url, 'anything.example'), 200);
+    } finally {
+      await open.stop();
+    }
+  });
+
+  test('CRIA_ALLOWED_HOSTS keeps the Host check on beyond loopback', async () => {
+    const guarded = await startServer([], { env: { CRIA_HOST: '0.0.0.0:0', CRIA_API_KEY: 'k', CRIA_ALLOWED_HOSTS: 'box.lan' } });
+    try {
+      assert.doesNotMatch(guarded.stderr(), /WITHOUT CRIA_API_KEY|set CRIA_ALLOWED_HOSTS/);
+      assert.equal(await getWithHost(guarded.url, 'box.lan:11434'), 401);  // past the Host check
+      assert.equal(await getWithHost(guarded.url, '192.168.7.7:11434'), 401);
+      assert.equal(await getWithHost(guarded.url, 'rebound.evil.example'), 403);
+    } finally {
+      await guarded.stop();
+    }
   });
 });

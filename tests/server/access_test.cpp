@@ -149,6 +149,41 @@ TEST(AccessPolicy, HostNames) {
     EXPECT_TRUE(policy_from({}, "::1").checks_host());
 }
 
+// Beyond loopback, the names in CRIA_ALLOWED_HOSTS keep the Host check on; addresses pass (a
+// rebinding page sends its DNS name), other names do not.
+TEST(AccessPolicy, HostCheckBeyondLoopbackWithAllowedHosts) {
+    for (const char* bound : {"0.0.0.0", "192.168.1.5", "::"}) {
+        SCOPED_TRACE(bound);
+        AccessPolicy policy = policy_from({{"CRIA_ALLOWED_HOSTS", "box.lan"}}, bound);
+        EXPECT_TRUE(policy.checks_host());
+        for (const char* host : {"box.lan:11434", "localhost", "192.168.1.5:11434", "10.0.0.7",
+                                 "[fe80::1]:11434", "[::1]"}) {
+            EXPECT_TRUE(policy.host_allowed(host)) << host;
+        }
+        for (const char* host : {"evil.example", "box.lan.evil.example", "192.168.1.5.nip.io"}) {
+            EXPECT_FALSE(policy.host_allowed(host)) << host;
+        }
+    }
+    // On loopback an address other than a loopback one is no name of this server.
+    EXPECT_FALSE(policy_from({{"CRIA_ALLOWED_HOSTS", "box.lan"}}).host_allowed("10.0.0.7"));
+}
+
+TEST(AccessPolicy, ExposureWarnings) {
+    EXPECT_TRUE(exposure_warnings(policy_from({}), "127.0.0.1", 11434).empty());
+    EXPECT_TRUE(exposure_warnings(policy_from({}, "localhost"), "localhost", 11434).empty());
+    const auto open = exposure_warnings(policy_from({}, "0.0.0.0"), "0.0.0.0", 11434);
+    ASSERT_EQ(open.size(), 2u);
+    EXPECT_NE(open[0].find("0.0.0.0:11434"), std::string::npos);
+    EXPECT_NE(open[0].find("WITHOUT CRIA_API_KEY"), std::string::npos);
+    EXPECT_NE(open[1].find("CRIA_ALLOWED_HOSTS"), std::string::npos);
+    const auto keyed = exposure_warnings(
+        policy_from({{"CRIA_API_KEY", "k"}, {"CRIA_ALLOWED_HOSTS", "box.lan"}}, "::"), "::", 80);
+    EXPECT_TRUE(keyed.empty());
+    const auto v6 = exposure_warnings(policy_from({{"CRIA_API_KEY", "k"}}, "::"), "::", 80);
+    ASSERT_EQ(v6.size(), 1u);
+    EXPECT_NE(v6[0].find("[::]:80"), std::string::npos);
+}
+
 RequestHead head(std::string_view method, std::string_view path) {
     RequestHead out;
     out.method = method;
