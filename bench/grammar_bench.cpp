@@ -224,6 +224,85 @@ void mask_per_token(benchmark::State& state, const LoadedVocabulary& loaded, Cas
         static_cast<double>(finished) / static_cast<double>(state.iterations());
 }
 
+// A string enum of n short values ("v0" .. "v<n-1>"), as a schema.
+ordered_json enum_schema(int n) {
+    ordered_json values = ordered_json::array();
+    for (int i = 0; i < n; ++i) values.push_back("v" + std::to_string(i));
+    return ordered_json{{"type", "string"}, {"enum", std::move(values)}};
+}
+
+// Objects nested `depth` deep, `width` properties each (the first required), strings inside.
+ordered_json deep_schema(int depth, int width) {
+    if (depth == 0) return ordered_json{{"type", "string"}, {"maxLength", 8}};
+    ordered_json properties = ordered_json::object();
+    for (int k = 0; k < width; ++k)
+        properties["k" + std::to_string(k)] = deep_schema(depth - 1, width);
+    return ordered_json{{"type", "object"},
+                        {"properties", std::move(properties)},
+                        {"required", ordered_json::array({"k0"})},
+                        {"additionalProperties", false}};
+}
+
+enum class LargeCase { kEnum, kTools };
+
+// What a request with a large schema costs before its answer: compiling the grammar, and the
+// masks of a 4-token answer with tables of its own (the first request with that schema).
+void large_schema(benchmark::State& state, const LoadedVocabulary& loaded, LargeCase which,
+                  chat::ToolCallFormat format) {
+    if (!loaded.vocabulary) {
+        state.SkipWithError(loaded.error.c_str());
+        return;
+    }
+    const int n = static_cast<int>(state.range(0));
+    ordered_json schema;
+    std::vector<ToolFunction> functions;
+    if (which == LargeCase::kEnum) {
+        schema = enum_schema(n);
+    } else {
+        for (int i = 0; i < n; ++i)
+            functions.push_back({"tool_" + std::to_string(i), deep_schema(3, 3)});
+    }
+    const auto& vocab = loaded.vocabulary;
+    std::vector<uint32_t> words((static_cast<size_t>(vocab->n_vocab()) + 31) / 32);
+    double compile_ms = 0;
+    double answer_ms = 0;
+    size_t elements = 0;
+    for (auto _ : state) {
+        using Clock = std::chrono::steady_clock;
+        auto start = Clock::now();
+        auto grammar = which == LargeCase::kEnum
+                           ? compile_json_schema(schema)
+                           : compile_tool_call_grammar(server::tool_call_syntax(format), functions,
+                                                       /*allow_multiple=*/true);
+        const auto compiled = Clock::now();
+        if (!grammar) {
+            state.SkipWithError(grammar.status().message().c_str());
+            return;
+        }
+        elements = (*grammar)->element_count();
+        Matcher matcher(*grammar, vocab, /*share_tables=*/false);
+        for (int step = 0; step < 4 && matcher.can_continue(); ++step) {
+            if (!matcher.fill_mask(words).is_ok()) {
+                state.SkipWithError("fill_mask failed");
+                return;
+            }
+            int32_t token = -1;
+            for (int32_t t = 0; t < vocab->n_vocab() && token < 0; ++t) {
+                if ((words[static_cast<size_t>(t) >> 5] >> (t & 31)) & 1u) token = t;
+            }
+            if (token < 0 || !matcher.accept_token(token).is_ok()) break;
+        }
+        const auto done = Clock::now();
+        compile_ms += std::chrono::duration<double, std::milli>(compiled - start).count();
+        answer_ms += std::chrono::duration<double, std::milli>(done - compiled).count();
+        state.SetIterationTime(std::chrono::duration<double>(done - start).count());
+    }
+    const double iterations = static_cast<double>(state.iterations());
+    state.counters["compile_ms"] = compile_ms / iterations;
+    state.counters["answer4_ms"] = answer_ms / iterations;
+    state.counters["grammar_elements"] = static_cast<double>(elements);
+}
+
 }  // namespace
 }  // namespace cria::grammar
 
@@ -257,6 +336,22 @@ int main(int argc, char** argv) {
             }
         }
     }
+    // Large schemas, on the first vocabulary: enums of 1k..100k values, 20 and 200 tools.
+    benchmark::RegisterBenchmark("LargeSchema/qwen151k/enum", large_schema, std::cref(loaded[0]),
+                                 LargeCase::kEnum, vocabularies[0].format)
+        ->Arg(1000)
+        ->Arg(10000)
+        ->Arg(100000)
+        ->UseManualTime()
+        ->Unit(benchmark::kMillisecond)
+        ->Iterations(1);
+    benchmark::RegisterBenchmark("LargeSchema/qwen151k/tools", large_schema, std::cref(loaded[0]),
+                                 LargeCase::kTools, vocabularies[0].format)
+        ->Arg(20)
+        ->Arg(200)
+        ->UseManualTime()
+        ->Unit(benchmark::kMillisecond)
+        ->Iterations(1);
     benchmark::RunSpecifiedBenchmarks();
     benchmark::Shutdown();
     return 0;

@@ -1,5 +1,7 @@
 #include "grammar/grammar.h"
 
+#include <algorithm>
+
 #include <cstdio>
 
 namespace cria::grammar {
@@ -180,6 +182,71 @@ RuleId GrammarBuilder::define(std::string name, std::vector<Sequence> alternativ
     const RuleId id = declare(std::move(name));
     for (Sequence& alt : alternatives) add_alternative(id, std::move(alt));
     return id;
+}
+
+RuleId GrammarBuilder::literal_choice(std::string name, std::vector<LiteralBranch> branches) {
+    std::stable_sort(
+        branches.begin(), branches.end(),
+        [](const LiteralBranch& a, const LiteralBranch& b) { return a.text < b.text; });
+    // A trie node: the branches [begin, end), all sharing their first `depth` bytes.
+    struct Node {
+        RuleId rule;
+        size_t begin, end, depth;
+    };
+    const RuleId root = declare(name);
+    std::vector<Node> pending = {{root, 0, branches.size(), 0}};
+    size_t children = 0;
+    while (!pending.empty()) {
+        const Node node = pending.back();
+        pending.pop_back();
+        size_t i = node.begin;
+        // Texts that end here, each continuing with its own sequence (equal ones once).
+        for (; i < node.end && branches[i].text.size() == node.depth; ++i) {
+            const bool repeated =
+                i > node.begin && branches[i - 1].text.size() == node.depth &&
+                branches[i - 1].continuation.size() == branches[i].continuation.size() &&
+                std::equal(
+                    branches[i].continuation.begin(), branches[i].continuation.end(),
+                    branches[i - 1].continuation.begin(), [](const Element& a, const Element& b) {
+                        return a.kind == b.kind && a.rule == b.rule && a.bytes.bits == b.bytes.bits;
+                    });
+            if (!repeated) add_alternative(node.rule, branches[i].continuation);
+        }
+        // Then one alternative per next byte: the bytes the group shares, and either the one
+        // text's continuation or a child node for the group.
+        while (i < node.end) {
+            const char byte = branches[i].text[node.depth];
+            size_t group_end = i + 1;
+            while (group_end < node.end && branches[group_end].text[node.depth] == byte) {
+                ++group_end;
+            }
+            // The group's common prefix: that of its first and last text (they are sorted).
+            const std::string& first = branches[i].text;
+            const std::string& last = branches[group_end - 1].text;
+            size_t shared = node.depth + 1;
+            while (shared < first.size() && shared < last.size() && first[shared] == last[shared]) {
+                ++shared;
+            }
+            Sequence alternative =
+                literal(std::string_view(first).substr(node.depth, shared - node.depth));
+            const bool alone =
+                group_end == i + 1 ||
+                (first == last &&
+                 std::all_of(branches.begin() + static_cast<long>(i),
+                             branches.begin() + static_cast<long>(group_end),
+                             [&](const LiteralBranch& b) { return b.continuation.empty(); }));
+            if (alone) {
+                append(alternative, branches[i].continuation);
+            } else {
+                const RuleId child = declare(name + "-" + std::to_string(++children));
+                alternative.push_back(Element::ref(child));
+                pending.push_back({child, i, group_end, shared});
+            }
+            add_alternative(node.rule, std::move(alternative));
+            i = group_end;
+        }
+    }
+    return root;
 }
 
 RuleId GrammarBuilder::repeat(std::string name, const Sequence& item, uint32_t min_count,

@@ -100,6 +100,17 @@ class GrammarBuilder {
     RuleId repeat(std::string name, const Sequence& item, uint32_t min_count,
                   std::optional<uint32_t> max_count, const Sequence& separator = {});
 
+    // A choice between literal texts, each followed by its own continuation: the texts are
+    // laid out as a trie of rules (shared prefixes once, then one alternative per next byte),
+    // so that a matcher follows one path through n texts instead of n stacks at once, and the
+    // grammar has as many elements as the texts have distinct prefix bytes. Equal texts with
+    // equal continuations are kept once. Built without recursion: texts may nest deeply.
+    struct LiteralBranch {
+        std::string text;
+        Sequence continuation;
+    };
+    RuleId literal_choice(std::string name, std::vector<LiteralBranch> branches);
+
     size_t element_count() const { return element_count_; }
     const Rule& rule(RuleId id) const { return rules_[id]; }
 

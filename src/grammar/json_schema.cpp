@@ -540,20 +540,20 @@ struct JsonSchemaCompiler::Impl {
                     values.assign(it->begin(), it->end());
                 }
             }
-            const RuleId rule = builder.declare(fresh("enum"));
-            size_t kept = 0;
+            // The values as a trie of literals: an enum of n values costs the matcher one path,
+            // not n alternatives followed side by side.
+            std::vector<GrammarBuilder::LiteralBranch> kept;
             for (const json& value : values) {
                 if (!types.empty() && std::none_of(types.begin(), types.end(), [&](auto& t) {
                         return json_type_matches(value, t);
                     }))
                     continue;
-                builder.add_alternative(rule, literal(value.dump()));
-                ++kept;
+                kept.push_back({value.dump(), {}});
             }
-            if (kept == 0) {
+            if (kept.empty()) {
                 return schema_error(path, "no 'enum'/'const' value has the allowed 'type'");
             }
-            return rule;
+            return builder.literal_choice(fresh("enum"), std::move(kept));
         }
 
         if (types.empty()) {

@@ -10,7 +10,9 @@ Expected<std::shared_ptr<const Grammar>> compile_tool_call_grammar(
     GrammarBuilder builder;
     JsonSchemaCompiler compiler(builder);
     const Element w = Element::ref(compiler.whitespace());
-    const RuleId call = builder.declare("call");
+    // {"name": "<function>", "arguments": <its arguments>}: the names form a trie, each
+    // continuing with its own arguments, so that many tools cost a matcher one path.
+    std::vector<GrammarBuilder::LiteralBranch> names;
     for (const ToolFunction& function : functions) {
         RuleId arguments;
         if (function.parameters.is_null() ||
@@ -24,15 +26,17 @@ Expected<std::shared_ptr<const Grammar>> compile_tool_call_grammar(
             }
             arguments = *compiled;
         }
-        const std::string name_json = nlohmann::json(function.name).dump();
-        builder.add_alternative(
-            call, concat({literal(syntax.call_open), literal("{"), seq(w),
-                          literal(nlohmann::json(syntax.name_key).dump()), seq(w), literal(":"),
-                          seq(w), literal(name_json), seq(w), literal(","), seq(w),
-                          literal(nlohmann::json(syntax.arguments_key).dump()), seq(w),
-                          literal(":"), seq(w), seq(Element::ref(arguments)), seq(w), literal("}"),
-                          literal(syntax.call_close)}));
+        names.push_back(
+            {nlohmann::json(function.name).dump(),
+             concat({seq(w), literal(","), seq(w),
+                     literal(nlohmann::json(syntax.arguments_key).dump()), seq(w), literal(":"),
+                     seq(w), seq(Element::ref(arguments)), seq(w), literal("}")})});
     }
+    const RuleId named_call = builder.literal_choice("function", std::move(names));
+    const RuleId call = builder.define(
+        "call", {concat({literal(syntax.call_open), literal("{"), seq(w),
+                         literal(nlohmann::json(syntax.name_key).dump()), seq(w), literal(":"),
+                         seq(w), seq(Element::ref(named_call)), literal(syntax.call_close)})});
     const RuleId calls =
         builder.repeat("calls", seq(Element::ref(call)), 1,
                        allow_multiple ? kMaxParallelToolCalls : 1, literal(syntax.call_separator));

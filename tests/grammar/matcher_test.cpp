@@ -37,6 +37,43 @@ TEST(GrammarMatcher, LiteralsAlternativesAndPrefixes) {
     EXPECT_FALSE(m.can_continue());
 }
 
+// A literal choice accepts exactly its texts, each followed by its own continuation.
+TEST(GrammarMatcher, LiteralChoiceIsATrieOfItsTexts) {
+    GrammarBuilder b;
+    const RuleId tail = b.define("tail", {literal("!")});
+    const RuleId root = b.literal_choice("choice", {{"no", {}},
+                                                    {"nope", {}},
+                                                    {"yes", {}},
+                                                    {"yes", {}},  // a repeated text is kept once
+                                                    {"yesterday", seq(Element::ref(tail))},
+                                                    {"n", literal("+")},
+                                                    {"", literal("empty")}});
+    auto g = build_or_die(b, root);
+    for (const char* text : {"no", "nope", "yes", "yesterday!", "n+", "empty"}) {
+        EXPECT_TRUE(matches(g, text)) << text;
+    }
+    for (const char* text : {"", "n", "nop", "ye", "yesterday", "yes!", "nope!", "emptyx", "x"}) {
+        EXPECT_FALSE(matches(g, text)) << text;
+    }
+    // One path through the trie: the matcher's configuration stays one stack.
+    Matcher m(g, nullptr);
+    ASSERT_TRUE(m.accept_bytes("yest").is_ok());
+    EXPECT_LE(m.node_count(), 12u);
+}
+
+// Texts that nest deeply (each a prefix of the next): one trie level per byte.
+TEST(GrammarMatcher, LiteralChoiceOfDeeplyNestedTexts) {
+    GrammarBuilder b;
+    std::vector<GrammarBuilder::LiteralBranch> branches;
+    for (int n = 1; n <= 3000; ++n)
+        branches.push_back({std::string(static_cast<size_t>(n), 'a'), {}});
+    const RuleId root = b.literal_choice("deep", std::move(branches));
+    auto g = build_or_die(b, root);
+    EXPECT_TRUE(matches(g, std::string(3000, 'a')));
+    EXPECT_TRUE(matches(g, std::string(7, 'a')));
+    EXPECT_FALSE(matches(g, std::string(3001, 'a')));
+}
+
 TEST(GrammarMatcher, BoundedAndUnboundedRepetition) {
     GrammarBuilder b;
     const RuleId digits = b.repeat("d", seq(Element::byte_set(ByteSet::range('0', '9'))), 2, 4);
