@@ -87,7 +87,7 @@ ApiResult<std::unique_ptr<PreparedChat>> prepare_chat(ModelLease lease, ChatInpu
     const store::ModelRecipe& recipe = prepared->lease.source().recipe;
 
     if (input.raw_prompt) {
-        ApiResult<OutputPlan> planned = plan_chat_output(chat, "");
+        ApiResult<OutputPlan> planned = plan_chat_output(chat, "", &model.grammar_cache());
         if (!planned.ok()) return planned.error();
         prepared->plan = std::move(planned.value());
         prepared->plan.split_reasoning = false;
@@ -112,7 +112,8 @@ ApiResult<std::unique_ptr<PreparedChat>> prepare_chat(ModelLease lease, ChatInpu
         if (input.require_reasoning && !chat::template_has_reasoning(template_source)) {
             return invalid_request("\"" + chat.model + "\" does not support thinking", "think");
         }
-        ApiResult<OutputPlan> planned = plan_chat_output(chat, template_source);
+        ApiResult<OutputPlan> planned =
+            plan_chat_output(chat, template_source, &model.grammar_cache());
         if (!planned.ok()) return planned.error();
         prepared->plan = std::move(planned.value());
         ApiResult<std::vector<int32_t>> prompt = model.chat_prompt(chat);

@@ -13,6 +13,7 @@
 #include "engine/engine.h"
 #include "engine/scheduler.h"
 #include "gguf/reader.h"
+#include "grammar/grammar_cache.h"
 #include "grammar/token_constraint.h"
 #include "tokenizer/tokenizer.h"
 
@@ -30,6 +31,8 @@ struct ServedModel::Impl {
     std::string bos_text;
     std::string eos_text;
     std::vector<int32_t> end_tokens;  // sorted: generation ends when one is sampled
+    // Grammars of earlier requests, for requests that repeat a schema or a tool list.
+    grammar::GrammarCache grammar_cache;
     // Token bytes arranged for grammar masks, built on the first constrained request.
     std::mutex grammar_mutex;
     std::shared_ptr<const grammar::TokenVocabulary> grammar_vocab;  // guarded by grammar_mutex
@@ -333,6 +336,10 @@ ApiResult<std::vector<int32_t>> ServedModel::completion_prompt(const PromptInput
                                "invalid_value");
     }
     return tokens;
+}
+
+grammar::GrammarCache& ServedModel::grammar_cache() const {
+    return impl_->grammar_cache;
 }
 
 const std::string& ServedModel::chat_template_source() const {

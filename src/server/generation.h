@@ -24,6 +24,10 @@ struct RequestReport;
 class Submission;
 }  // namespace cria::engine
 
+namespace cria::grammar {
+class GrammarCache;
+}
+
 namespace cria::server {
 
 struct ServeOptions {
@@ -100,6 +104,8 @@ class ServedModel {
     int64_t count_tokens(std::string_view text) const;
     // The chat template's source; empty when the model has none.
     const std::string& chat_template_source() const;
+    // Grammars compiled for this model's requests, by schema and tools (thread-safe).
+    grammar::GrammarCache& grammar_cache() const;
 
     // Embeddings. An embedding model (an encoder, or a file that names a pooling type) serves
     // only these; a generation model may embed too (its last token's final hidden state).

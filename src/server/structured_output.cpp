@@ -1,5 +1,6 @@
 #include "server/structured_output.h"
 
+#include "grammar/grammar_cache.h"
 #include "grammar/json_schema.h"
 #include "grammar/tool_call_grammar.h"
 #include "server/cut_tool_call.h"
@@ -7,6 +8,12 @@
 namespace cria::server {
 
 namespace {
+
+Expected<std::shared_ptr<const grammar::Grammar>> compile_cached(
+    grammar::GrammarCache* cache, const std::string& key,
+    const grammar::GrammarCache::Compile& compile) {
+    return cache != nullptr ? cache->get_or_compile(key, compile) : compile();
+}
 
 using json = nlohmann::ordered_json;
 
@@ -30,7 +37,8 @@ grammar::ToolCallSyntax tool_call_syntax(chat::ToolCallFormat format) {
 }
 
 ApiResult<OutputPlan> plan_chat_output(ChatCompletionRequest& request,
-                                       std::string_view template_source) {
+                                       std::string_view template_source,
+                                       grammar::GrammarCache* cache) {
     OutputPlan plan;
     plan.split_reasoning = chat::template_has_reasoning(template_source);
 
@@ -83,7 +91,17 @@ ApiResult<OutputPlan> plan_chat_output(ChatCompletionRequest& request,
         }
         const grammar::ToolCallSyntax syntax = tool_call_syntax(plan.tool_format);
         const bool multiple = mode == "required" && plan.allow_multiple_calls;
-        auto compiled = grammar::compile_tool_call_grammar(syntax, functions, multiple);
+        // Everything the grammar depends on, separated by a byte no JSON text holds unescaped.
+        std::string key = "tools\x1f" + syntax.calls_open + "\x1f" + syntax.call_open + "\x1f" +
+                          syntax.call_close + "\x1f" + syntax.call_separator + "\x1f" +
+                          syntax.calls_close + "\x1f" + syntax.name_key + "\x1f" +
+                          syntax.arguments_key + (multiple ? "\x1fmany" : "\x1fone");
+        for (const grammar::ToolFunction& function : functions) {
+            key += "\x1f" + function.name + "\x1f" + function.parameters.dump();
+        }
+        auto compiled = compile_cached(cache, key, [&] {
+            return grammar::compile_tool_call_grammar(syntax, functions, multiple);
+        });
         if (!compiled.has_value()) return schema_error(compiled.status().message(), "tools");
         plan.grammar = std::move(compiled).value();
         // A forced call is the whole answer: no room for a reasoning block first.
@@ -95,7 +113,8 @@ ApiResult<OutputPlan> plan_chat_output(ChatCompletionRequest& request,
     if (format.is_object()) {
         const std::string type = format.value("type", "text");
         if (type == "json_object") {
-            auto compiled = grammar::compile_json_object_grammar();
+            auto compiled = compile_cached(cache, "json_object",
+                                           [] { return grammar::compile_json_object_grammar(); });
             if (!compiled.has_value()) return internal_fault(compiled.status().message());
             plan.grammar = std::move(compiled).value();
         } else if (type == "json_schema") {
@@ -104,7 +123,9 @@ ApiResult<OutputPlan> plan_chat_output(ChatCompletionRequest& request,
                 return invalid_request("'response_format.json_schema' needs a 'schema'.",
                                        "response_format.json_schema.schema", "missing_required");
             }
-            auto compiled = grammar::compile_json_schema(spec["schema"]);
+            const json& schema = spec["schema"];
+            auto compiled = compile_cached(cache, "schema\x1f" + schema.dump(),
+                                           [&] { return grammar::compile_json_schema(schema); });
             if (!compiled.has_value()) {
                 return schema_error(compiled.status().message(),
                                     "response_format.json_schema.schema");

@@ -18,6 +18,7 @@
 
 namespace cria::grammar {
 class Grammar;
+class GrammarCache;
 struct ToolCallSyntax;
 }  // namespace cria::grammar
 
@@ -41,9 +42,11 @@ struct OutputPlan {
 
 // Resolves the request against the template source. Errors are 400s that name the parameter
 // and, for schemas, the keyword. May clear `request.tools` (tool_choice "none": the template
-// is then rendered without tools, so the model is not invited to call any).
+// is then rendered without tools, so the model is not invited to call any). Grammars come
+// from `cache` when an earlier request had the same schema or tools (null: always compiled).
 ApiResult<OutputPlan> plan_chat_output(ChatCompletionRequest& request,
-                                       std::string_view template_source);
+                                       std::string_view template_source,
+                                       grammar::GrammarCache* cache = nullptr);
 
 // Turns generated text into message fields. Feed text as it is generated; each call returns
 // the deltas to stream (objects for `choices[].delta`). finish() returns the last ones and

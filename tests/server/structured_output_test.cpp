@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "grammar/grammar_cache.h"
 #include "grammar/matcher.h"
 
 namespace cria::server {
@@ -132,6 +133,39 @@ TEST(PlanChatOutput, ToolChoices) {
     EXPECT_FALSE(plan_chat_output(missing, kHermesTemplate).ok());
     auto no_tools = request_with({{"tool_choice", "required"}});
     EXPECT_FALSE(plan_chat_output(no_tools, kHermesTemplate).ok());
+}
+
+// A cache hands requests with the same schema (or the same tools, forced the same way) one
+// grammar; anything that changes the grammar gets its own.
+TEST(PlanChatOutput, GrammarsComeFromTheCache) {
+    grammar::GrammarCache cache;
+    auto grammar_of = [&](json fields) {
+        auto r = request_with(std::move(fields));
+        auto plan = plan_chat_output(r, kHermesTemplate, &cache);
+        EXPECT_TRUE(plan.ok());
+        return plan.ok() ? plan.value().grammar : nullptr;
+    };
+    const json schema_a = json::parse(R"({"type": "json_schema", "json_schema": {"name": "a",
+        "schema": {"type": "object", "properties": {"x": {"type": "integer"}}}}})");
+    const json schema_b = json::parse(R"({"type": "json_schema", "json_schema": {"name": "a",
+        "schema": {"type": "object", "properties": {"x": {"type": "string"}}}}})");
+    const auto a1 = grammar_of({{"response_format", schema_a}});
+    const auto a2 = grammar_of({{"response_format", schema_a}});
+    const auto b = grammar_of({{"response_format", schema_b}});
+    EXPECT_EQ(a1, a2);
+    EXPECT_NE(a1, b);
+    const auto required1 = grammar_of({{"tools", tools()}, {"tool_choice", "required"}});
+    const auto required2 = grammar_of({{"tools", tools()}, {"tool_choice", "required"}});
+    const auto one_call = grammar_of(
+        {{"tools", tools()}, {"tool_choice", "required"}, {"parallel_tool_calls", false}});
+    const auto named =
+        grammar_of({{"tools", tools()},
+                    {"tool_choice", {{"type", "function"}, {"function", {{"name", "add"}}}}}});
+    EXPECT_EQ(required1, required2);
+    EXPECT_NE(required1, one_call);
+    EXPECT_NE(required1, named);
+    EXPECT_EQ(cache.size(), 5u);
+    EXPECT_EQ(cache.hits(), 2u);
 }
 
 TEST(ChatOutputShaper, StreamsCallsWithIndexIdAndArguments) {
