@@ -24,7 +24,7 @@ enum class ErrorCode {
 
 const char* error_code_name(ErrorCode code);
 
-class Status {
+class [[nodiscard]] Status {
   public:
     Status() = default;
     Status(ErrorCode code, std::string message) : code_(code), message_(std::move(message)) {}
@@ -75,7 +75,7 @@ inline Status internal_error(std::string m) {
 
 // A value or the Status that explains why there is none.
 template <typename T>
-class Expected {
+class [[nodiscard]] Expected {
   public:
     Expected(T value) : storage_(std::move(value)) {}        // NOLINT: implicit by design
     Expected(Status status) : storage_(std::move(status)) {  // NOLINT

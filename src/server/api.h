@@ -48,7 +48,7 @@ nlohmann::ordered_json error_json(const ApiError& error);
 
 // A parse result: the value or the ApiError explaining why there is none.
 template <typename T>
-class ApiResult {
+class [[nodiscard]] ApiResult {
   public:
     ApiResult(T value) : storage_(std::move(value)) {}         // NOLINT: implicit by design
     ApiResult(ApiError error) : storage_(std::move(error)) {}  // NOLINT

@@ -24,9 +24,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-Status report(const ProgressFn& progress, Progress event) {
+void report(const ProgressFn& progress, const Progress& event) {
     if (progress) progress(event);
-    return Status::ok();
 }
 
 std::string random_suffix() {
