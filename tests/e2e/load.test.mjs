@@ -5,6 +5,7 @@
 // Durations are short by default so the suite stays quick; CRIA_E2E_LOAD_SECONDS sets the
 // length of the 32-client run (the acceptance run uses 60).
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { DEMO_MODEL, post, startServer } from './harness.mjs';
 
@@ -77,6 +78,80 @@ describe('load', () => {
     console.table(rows);
     const health = await fetch(`${server.url}/health`);
     assert.equal(health.status, 200);
+  });
+});
+
+// Resident memory of a process, in bytes.
+function residentBytes(pid) {
+  const match = readFileSync(`/proc/${pid}/status`, 'utf8').match(/^VmRSS:\s+(\d+) kB/m);
+  return match ? Number(match[1]) * 1024 : NaN;
+}
+
+// The chat completions the server counted as answered (200).
+async function answeredChats(server) {
+  const text = await (await fetch(`${server.url}/metrics`)).text();
+  const match = text.match(/^cria_requests_total\{endpoint="\/v1\/chat\/completions",status="200"\} (\d+)$/m);
+  return match ? Number(match[1]) : 0;
+}
+
+// A client that starts a stream and hangs up after a few chunks, over and over.
+async function leavingClient(url, deadline, seed) {
+  let left = 0;
+  while (Date.now() < deadline) {
+    const controller = new AbortController();
+    try {
+      const res = await fetch(`${url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: DEMO_MODEL, messages, max_tokens: 200, seed: seed + left, stream: true }),
+        signal: controller.signal,
+      });
+      const reader = res.body.getReader();
+      for (let i = 0; i < 1 + (left % 3); ++i) await reader.read();
+    } catch { /* aborted */ }
+    controller.abort();
+    left += 1;
+  }
+  return left;
+}
+
+describe('load with clients that leave', () => {
+  let server;
+  before(async () => {
+    server = await startServer([], { env: { CRIA_NUM_PARALLEL: '32' } });
+  });
+  after(async () => server?.stop());
+
+  test('32 streaming clients, a third hanging up mid-stream: no errors, counted, memory stable', async () => {
+    const rounds = [];
+    for (let round = 0; round < 3; ++round) {
+      const before = await answeredChats(server);
+      const deadline = Date.now() + SHORT_SECONDS * 1000;
+      const staying = Array.from({ length: 21 }, (_, i) => streamingClient(server.client({ timeout: 120_000 }), deadline, 5000 * round + 100 * i));
+      const leaving = Array.from({ length: 11 }, (_, i) => leavingClient(server.url, deadline, 7000 * round + 100 * i));
+      const [stayed, left] = await Promise.all([Promise.all(staying), Promise.all(leaving)]);
+      const errors = stayed.flatMap((c) => c.errors);
+      assert.deepEqual(errors, [], `round ${round}: errors of clients that stayed`);
+      const completed = stayed.reduce((sum, c) => sum + c.requests, 0);
+      const hungUp = left.reduce((sum, n) => sum + n, 0);
+      // Every finished and every abandoned stream was answered 200 and counted once.
+      const counted = (await answeredChats(server)) - before;
+      assert.ok(counted >= completed, `round ${round}: ${counted} counted, ${completed} completed`);
+      assert.ok(counted <= completed + hungUp, `round ${round}: ${counted} counted of ${completed + hungUp} started`);
+      // Generation winds down: the running gauge returns to 0.
+      const start = Date.now();
+      while (!/^cria_requests_running 0$/m.test(await (await fetch(`${server.url}/metrics`)).text())) {
+        assert.ok(Date.now() - start < 5000, `round ${round}: requests still running 5 s after the clients left`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      rounds.push({ round, completed, 'hung up': hungUp, counted, 'resident MB': (residentBytes(server.proc.pid) / 2 ** 20).toFixed(1) });
+    }
+    console.log('load with clients that leave: per round');
+    console.table(rounds);
+    // The first round warms every buffer; later rounds must not keep growing.
+    const first = Number(rounds[0]['resident MB']);
+    const last = Number(rounds.at(-1)['resident MB']);
+    assert.ok(last <= first * 1.15 + 16, `resident memory grew from ${first} MB to ${last} MB`);
   });
 });
 
