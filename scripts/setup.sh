@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs what cria needs to build and test on Debian 12: compilers and libraries from Debian's
-# packages, and the JavaScript test clients from npm. Safe to run again; asks nothing.
+# packages (and Chromium, in which the chat page is tested), the chat page's npm packages (web/,
+# bundled into the binary at build time) and the JavaScript test clients from npm. Safe to run
+# again; asks nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(
     build-essential cmake ninja-build pkg-config git clang clang-format libclang-rt-14-dev
     nlohmann-json3-dev libcpp-httplib-dev libcli11-dev libutf8proc-dev libssl-dev
-    libgtest-dev libgmock-dev libbenchmark-dev libsqlite3-dev
+    libgtest-dev libgmock-dev libbenchmark-dev libsqlite3-dev chromium
 )
 # Node.js may come from elsewhere than Debian (its npm then conflicts with Debian's): install the
 # Debian packages only when the commands are missing.
@@ -27,10 +29,13 @@ if ((${#missing[@]} > 0)); then
     "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# End-to-end test clients (the official openai and ollama npm packages).
-if [[ -f tests/e2e/package-lock.json ]]; then
-    if [[ ! -d tests/e2e/node_modules ]] || [[ tests/e2e/package-lock.json -nt tests/e2e/node_modules ]]; then
-        (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
+# The chat page's packages (marked, DOMPurify, esbuild), which the build bundles, and the
+# end-to-end test clients (the official openai and ollama npm packages, playwright-core).
+for dir in web tests/e2e; do
+    if [[ -f $dir/package-lock.json ]]; then
+        if [[ ! -d $dir/node_modules ]] || [[ $dir/package-lock.json -nt $dir/node_modules ]]; then
+            (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+        fi
     fi
-fi
+done
 echo "setup: done"

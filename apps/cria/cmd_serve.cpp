@@ -1,7 +1,7 @@
 // `cria serve [--model NAME=PATH.gguf]...`: the OpenAI- and Ollama-compatible HTTP server on
 // CRIA_HOST (default 127.0.0.1:11434). It serves the --model files and every model of the store,
 // loaded on first use (server/model_manager.h); without --model, also cria's random-weight demo
-// model.
+// model. Browsers opening / get the chat page (server/web_page.h).
 #include <pthread.h>
 #include <signal.h>
 
@@ -26,6 +26,7 @@
 #include "server/ollama_api.h"
 #include "server/responses.h"
 #include "server/routes.h"
+#include "server/web_page.h"
 #include "store/cria_home.h"
 #include "store/model_options.h"
 #include "store/model_store.h"
@@ -180,6 +181,7 @@ int serve(const ServeFlags& flags) {
     server::register_routes(http.router(), models);
     server::register_responses_routes(http.router(), models, **responses);
     server::register_service_routes(http.router(), metrics, health);
+    server::register_web_page_routes(http.router());
     server::register_ollama_routes(http.router(), models, *model_store,
                                    store::RegistryOptions::from_environment(),
                                    flags.max_blob_bytes);

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "server/web_page.h"
+
 namespace cria::server {
 namespace {
 
@@ -334,7 +336,13 @@ Status AccessPolicy::allow_host(std::string_view entry) {
 
 bool AccessPolicy::is_open_endpoint(std::string_view method, std::string_view path) {
     if (method != "GET" && method != "HEAD") return false;
-    return path == "/health" || path == "/";
+    if (path == "/health" || path == "/") return true;
+    // The chat page's files: exactly one path segment under the prefix, so that no path that
+    // leaves it ("/web/../v1/models") is let through however the router reads it.
+    if (path.substr(0, kWebFilesPrefix.size()) != kWebFilesPrefix) return false;
+    const std::string_view file = path.substr(kWebFilesPrefix.size());
+    return !file.empty() && file != "." && file != ".." &&
+           file.find_first_of("/\\") == std::string_view::npos;
 }
 
 bool AccessPolicy::key_accepted(std::optional<std::string_view> authorization) const {

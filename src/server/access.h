@@ -2,8 +2,10 @@
 //
 //   * API key: when CRIA_API_KEY is set (non-empty), every request needs
 //     `Authorization: Bearer <key>`, except the liveness checks `GET /health` and `GET|HEAD /`
-//     (Ollama's own liveness probe) and CORS preflights (browsers never send credentials on
-//     those). /metrics needs the key: it tells how the server is used.
+//     (Ollama's own liveness probe, and the chat page for browsers), the chat page's static
+//     files `GET|HEAD /web/FILE` (they hold no data; the page asks for the key and sends it on
+//     its API calls), and CORS preflights (browsers never send credentials on those). /metrics
+//     needs the key: it tells how the server is used.
 //   * Origins (CORS): loopback origins (http or https on localhost, 127.x.x.x or [::1], any port)
 //     are always allowed; CRIA_ORIGINS adds a comma-separated list of exact origins
 //     ("https://app.example.com:8443"), "*" (every origin), or patterns with one '*' that stands

@@ -435,10 +435,6 @@ std::vector<ModelCard> model_cards(const ModelManager& models) {
 }  // namespace
 
 void register_routes(Router& router, ModelManager& models) {
-    // Health: GET and HEAD (httplib answers HEAD from the GET route without a body).
-    router.Get("/", [](const httplib::Request&, httplib::Response& res) {
-        res.set_content("cria is running", "text/plain");
-    });
     router.Get("/api/version", [](const httplib::Request&, httplib::Response& res) {
         send_json(res, 200, json{{"version", CRIA_VERSION}});
     });

@@ -213,6 +213,14 @@ TEST(AccessPolicy, Decisions) {
     EXPECT_EQ(decide(head("HEAD", "/")), Verdict::kProceed);
     EXPECT_EQ(decide(head("GET", "/")), Verdict::kProceed);
     EXPECT_EQ(decide(head("POST", "/health")), Verdict::kUnauthorized);
+    // The chat page's files: one segment under /web/, read only.
+    EXPECT_EQ(decide(head("GET", "/web/app.js")), Verdict::kProceed);
+    EXPECT_EQ(decide(head("HEAD", "/web/app.css")), Verdict::kProceed);
+    EXPECT_EQ(decide(head("POST", "/web/app.js")), Verdict::kUnauthorized);
+    for (const char* path : {"/web/", "/web/..", "/web/.", "/web/../v1/models", "/web/a/b",
+                             "/web/..\\v1", "/webapp.js", "/web"}) {
+        EXPECT_EQ(decide(head("GET", path)), Verdict::kUnauthorized) << path;
+    }
     EXPECT_EQ(decide(head("GET", "/metrics")), Verdict::kUnauthorized);
     EXPECT_EQ(decide(head("GET", "/api/tags")), Verdict::kUnauthorized);
 
