@@ -114,7 +114,8 @@ describe('grammar compilation stays near-linear', () => {
       assert.ok(seconds < 5, `${round}: ${seconds} s`);
       const [choice] = res.json.choices;
       if (choice.finish_reason === 'stop') assert.match(JSON.parse(choice.message.content), /^v\d+$/);
-      else assert.match(choice.message.content, /^\s*"v\d*$/);
+      // Cut short by max_tokens: a prefix of some value, possibly after whitespace the schema allows.
+      else assert.match(choice.message.content, /^\s*("(v\d*)?)?$/);
     }
   });
 

@@ -10,7 +10,8 @@
 // Without /usr/bin/chromium (or CRIA_CHROMIUM) or playwright-core the tests skip with a message;
 // with CRIA_REQUIRE_BROWSER=1 (set by .ci/run) they fail instead.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -127,7 +128,7 @@ describe('the chat page in Chromium', { skip: missing ? `${missing}; skipped` : 
     return { page: opened, response };
   }
 
-  const textarea = () => page.locator('textarea');
+  const textarea = () => page.getByRole('textbox', { name: 'Message', exact: true });
   const sendButton = () => page.getByRole('button', { name: 'Send', exact: true });
   const modelPicker = () => page.getByLabel('Model', { exact: true });
   const conversationList = () => page.getByRole('navigation', { name: 'Conversations' });
@@ -174,8 +175,13 @@ describe('the chat page in Chromium', { skip: missing ? `${missing}; skipped` : 
     // A long context, so that an answer forced to repeat one token runs for seconds.
     server = await startServer(['--ctx-size', '16384', '--model', `${DEMO_MODEL}=${DEMO_MODEL_PATH}`],
       { env: { CRIA_HOME: home } });
+    // The server opens no file a request names: the weights go up as a blob, as Ollama's clients send them.
+    const bytes = readFileSync(DEMO_MODEL_PATH);
+    const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+    const upload = await fetch(`${server.url}/api/blobs/${digest}`, { method: 'POST', body: bytes });
+    assert.equal(upload.status, 201, await upload.text());
     const created = await post(`${server.url}/api/create`,
-      { model: THINKER, from: DEMO_MODEL_PATH, template: THINKER_TEMPLATE, stream: false });
+      { model: THINKER, files: { 'demo.gguf': digest }, template: THINKER_TEMPLATE, stream: false });
     assert.equal(created.status, 200, created.text);
     keyServer = await startServer(['--model', `${DEMO_MODEL}=${DEMO_MODEL_PATH}`],
       { env: { CRIA_HOME: keyHome, CRIA_API_KEY: KEY } });
@@ -203,7 +209,7 @@ describe('the chat page in Chromium', { skip: missing ? `${missing}; skipped` : 
     assert.match(response.headers()['content-type'], /^text\/html/);
     assert.match(response.headers()['content-security-policy'], /default-src 'self'/);
     assert.match(response.headers()['content-security-policy'], /script-src 'self'(;|$)/);
-    assert.equal(await textarea().count(), 1, 'the message box is the one textarea');
+    assert.equal(await page.locator('textarea').count(), 1, 'the message box is the one textarea');
     await until(async () => (await modelPicker().locator('option').count()) === 2, 'the model picker never listed both models');
     assert.deepEqual(await modelPicker().locator('option').allTextContents(), [DEMO_MODEL, THINKER]);
   });

@@ -69,7 +69,7 @@ export function openSettings({ system, sampling, extra, apiKey, save }) {
     h('label', { class: 'wide' }, 'API key (when the server was started with CRIA_API_KEY)', keyInput),
     problem,
     h('div', { class: 'dialog-actions' },
-      h('button', { type: 'button', id: 'settings-cancel', onclick: () => dialog.close() }, 'Cancel'),
+      h('button', { type: 'button', id: 'settings-cancel', onclick: () => dismiss() }, 'Cancel'),
       h('button', {
         type: 'button', id: 'settings-save', class: 'primary',
         onclick: () => {
@@ -83,9 +83,16 @@ export function openSettings({ system, sampling, extra, apiKey, save }) {
           const values = {};
           for (const [name, input] of Object.entries(inputs)) values[name] = input.value.trim();
           save({ system: systemBox.value, sampling: values, extra: extraBox.value, apiKey: keyInput.value.trim() });
-          dialog.close();
+          dismiss();
         },
       }, 'Save')));
+  // Removed at once rather than from the 'close' event, which comes a task later: until then
+  // its textareas would still be in the document. Escape closes it natively: that path removes
+  // it from the event.
+  const dismiss = () => {
+    dialog.close();
+    dialog.remove();
+  };
   dialog.addEventListener('close', () => dialog.remove());
   document.body.append(dialog);
   dialog.showModal();
