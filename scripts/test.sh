@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Builds cria and runs every test: the formatting check, the GGUF reader under sanitizers with a
-# minute of fuzzing, then the unit, golden and end-to-end server tests through ctest.
+# Builds cria and runs every test: the formatting check; the Release build and all its tests
+# through ctest (unit, golden, end-to-end); the same tests again under AddressSanitizer and
+# UndefinedBehaviorSanitizer, and the threaded ones under ThreadSanitizer (scripts/sanitize.sh);
+# then each fuzz target for CRIA_FUZZ_SECONDS (default 20) from its seed corpus (scripts/fuzz.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/check_format.sh
 scripts/build.sh
-scripts/fuzz.sh "${CRIA_FUZZ_SECONDS:-60}"
-cd build && ctest --output-on-failure --timeout 900 -j "$(nproc)"
+(cd build && ctest --output-on-failure --timeout 900 -j "$(nproc)")
+scripts/sanitize.sh
+scripts/fuzz.sh "${CRIA_FUZZ_SECONDS:-20}"

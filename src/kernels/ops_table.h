@@ -56,8 +56,12 @@ const OpsTable& ops_ref();
 const OpsTable& ops_avx2();
 const OpsTable& ops_avx512();  // call only when isa_supported(Isa::kAvx512)
 
+// The helpers below are static: the AVX2 and AVX-512 files call them, and an inline function
+// that an unoptimized build leaves out of line would be a weak symbol there, of which the
+// linker could keep the AVX-512 copy for the generic callers too.
+
 // The first key position a causal query at `position` sees.
-inline int64_t attention_first_key(const AttentionShape& shape, int64_t position) {
+static inline int64_t attention_first_key(const AttentionShape& shape, int64_t position) {
     if (shape.window <= 0) return 0;
     const int64_t first = position - shape.window + 1;
     return first > 0 ? first : 0;
@@ -68,7 +72,7 @@ struct KeyRange {
     int64_t first = 0;
     int64_t count = 0;
 };
-inline KeyRange attention_keys(const AttentionShape& shape, int64_t position, int64_t n_kv) {
+static inline KeyRange attention_keys(const AttentionShape& shape, int64_t position, int64_t n_kv) {
     if (shape.causal) {
         const int64_t first = attention_first_key(shape, position);
         return {first, position - first + 1};
@@ -83,7 +87,7 @@ inline KeyRange attention_keys(const AttentionShape& shape, int64_t position, in
 // Floats of scratch one attend() call needs for a query that sees up to n_keys keys: the scores
 // of each head of the group, 16 converted key/value heads, and the group's accumulators, each
 // section rounded up to 16 floats (64 bytes).
-inline size_t attention_scratch_floats(const AttentionShape& shape, int64_t n_keys) {
+static inline size_t attention_scratch_floats(const AttentionShape& shape, int64_t n_keys) {
     auto round16 = [](size_t n) { return (n + 15) & ~size_t{15}; };
     const size_t group = static_cast<size_t>(shape.n_head / shape.n_head_kv);
     const size_t head = static_cast<size_t>(shape.head_dim_k > shape.head_dim_v ? shape.head_dim_k
@@ -95,8 +99,8 @@ inline size_t attention_scratch_floats(const AttentionShape& shape, int64_t n_ke
 // Floats of scratch one attend_block() call needs: the queries transposed and the scores of
 // every row for every key ([rows rounded to 16] each), the values converted to f32, two
 // converted keys, and the rows' positions and softmax sums.
-inline size_t attention_block_scratch_floats(const AttentionShape& shape, int64_t rows,
-                                             int64_t n_keys) {
+static inline size_t attention_block_scratch_floats(const AttentionShape& shape, int64_t rows,
+                                                    int64_t n_keys) {
     auto round16 = [](size_t n) { return (n + 15) & ~size_t{15}; };
     const size_t row_stride = round16(static_cast<size_t>(rows));
     const auto keys = static_cast<size_t>(n_keys);

@@ -216,7 +216,8 @@ std::string embedding_base64(const std::vector<float>& v) {
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     std::string bytes(v.size() * sizeof(float), '\0');
     // x86 and the other targets cria builds for are little-endian, as the format wants.
-    std::memcpy(bytes.data(), v.data(), bytes.size());
+    // (An empty vector's data() may be null, which memcpy may not be given even for 0 bytes.)
+    if (!v.empty()) std::memcpy(bytes.data(), v.data(), bytes.size());
     std::string out;
     out.reserve((bytes.size() + 2) / 3 * 4);
     for (size_t i = 0; i < bytes.size(); i += 3) {

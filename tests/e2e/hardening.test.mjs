@@ -114,8 +114,9 @@ describe('grammar compilation stays near-linear', () => {
       assert.ok(seconds < 5, `${round}: ${seconds} s`);
       const [choice] = res.json.choices;
       if (choice.finish_reason === 'stop') assert.match(JSON.parse(choice.message.content), /^v\d+$/);
-      // Cut short by max_tokens: a prefix of some value, possibly after whitespace the schema allows.
-      else assert.match(choice.message.content, /^\s*("(v\d*)?)?$/);
+      // Cut short by max_tokens: a prefix of some value (or all of it, before the end of the answer),
+      // possibly after whitespace the schema allows.
+      else assert.match(choice.message.content, /^\s*("(v\d*"?)?)?$/);
     }
   });
 

@@ -151,7 +151,13 @@ describe('load with clients that leave', () => {
     // The first round warms every buffer; later rounds must not keep growing.
     const first = Number(rounds[0]['resident MB']);
     const last = Number(rounds.at(-1)['resident MB']);
-    assert.ok(last <= first * 1.15 + 16, `resident memory grew from ${first} MB to ${last} MB`);
+    if (process.env.CRIA_E2E_SANITIZED) {
+      // AddressSanitizer holds freed memory in quarantine (256 MB by default) to catch uses after
+      // free, so resident memory grows by design; leaks are its own report at exit.
+      console.log('load: resident memory not compared: the server runs under AddressSanitizer');
+    } else {
+      assert.ok(last <= first * 1.15 + 16, `resident memory grew from ${first} MB to ${last} MB`);
+    }
   });
 });
 

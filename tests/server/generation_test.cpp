@@ -236,9 +236,10 @@ class SchedulingTest : public ::testing::Test {
         return reports_;
     }
 
-    std::unique_ptr<ServedModel> model_;
     std::mutex mutex_;
     std::vector<engine::RequestReport> reports_;
+    // Declared last, so destroyed first: its scheduler thread reports into reports_ until then.
+    std::unique_ptr<ServedModel> model_;
 };
 
 GenerationRequest greedy(int64_t max_tokens) {

@@ -4,8 +4,10 @@
 #if defined(__GNUC__) && !defined(__clang__)
 // GCC 12's AVX-512 intrinsics use _mm512_undefined_*() operands that its own uninitialized-use
 // analysis reports after inlining (false positives inside the compiler's headers).
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
 #endif
 #include <immintrin.h>
 

@@ -10,8 +10,10 @@
 // own uninitialized-use analysis then reports after inlining; the warnings point into the
 // compiler's headers and are false positives.
 #if defined(__GNUC__) && !defined(__clang__)
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
 #endif
 #include <immintrin.h>
 

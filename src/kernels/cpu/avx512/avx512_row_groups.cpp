@@ -7,8 +7,10 @@
 // (one token) is the case these kernels exist for: one sequential weight stream per thread at
 // a few instructions per 64 bytes, far below what memory delivers.
 #if defined(__GNUC__) && !defined(__clang__)
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
 #endif
 #include <immintrin.h>
 

@@ -7,8 +7,10 @@
 //
 // GCC 12 reports the deliberately undefined pass-through operands inside its own AVX-512
 // intrinsic headers as maybe-uninitialized once they are inlined (a known false positive).
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
 #include <immintrin.h>
 
 #include <algorithm>
