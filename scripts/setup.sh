@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what cria needs to build and test on Debian 12: compilers and libraries from Debian's
-# packages (and Chromium, in which the chat page is tested), the chat page's npm packages (web/,
+# packages (and Chromium, in which the chat page is tested, and tmux, the terminal in which
+# `cria run` is), the chat page's npm packages (web/,
 # bundled into the binary at build time) and the JavaScript test clients from npm. Safe to run
 # again; asks nothing.
 set -euo pipefail
@@ -9,7 +10,7 @@ cd "$(dirname "$0")/.."
 packages=(
     build-essential cmake ninja-build pkg-config git clang clang-format libclang-rt-14-dev
     nlohmann-json3-dev libcpp-httplib-dev libcli11-dev libutf8proc-dev libssl-dev
-    libgtest-dev libgmock-dev libbenchmark-dev libsqlite3-dev chromium
+    libgtest-dev libgmock-dev libbenchmark-dev libsqlite3-dev libedit-dev chromium tmux
 )
 # Node.js may come from elsewhere than Debian (its npm then conflicts with Debian's): install the
 # Debian packages only when the commands are missing.

@@ -65,6 +65,8 @@ nlohmann::json summary_to_json(const gguf::ModelSummary& s) {
     return out;
 }
 
+}  // namespace
+
 int show_file(const std::string& path, bool as_json) {
     auto file = gguf::File::open(path);
     if (!file) {
@@ -102,8 +104,6 @@ int show_file(const std::string& path, bool as_json) {
     }
     return 0;
 }
-
-}  // namespace
 
 void add_show_command(CLI::App& root) {
     auto* cmd = root.add_subcommand("show", "Show information about a model file or model");

@@ -1,4 +1,4 @@
-// `cria show` for a model name rather than a file path (see cmd_show_model.cpp).
+// `cria show` for a model name (cmd_show_model.cpp) or a file path (cmd_show.cpp).
 #pragma once
 
 #include <string>
@@ -14,6 +14,10 @@ struct ShowModelSections {
     bool system = false;
     bool license = false;
 };
+
+// Prints a GGUF file's summary (as JSON, metadata included, when `as_json`); returns the exit
+// code.
+int show_file(const std::string& path, bool as_json);
 
 // Prints a store model; returns the process exit code.
 int show_store_model(const std::string& name, const ShowModelSections& sections);

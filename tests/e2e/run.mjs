@@ -19,7 +19,7 @@ if (!bin || !existsSync(bin)) {
 // One data directory for the whole run: the demo model is generated once and shared.
 const home = mkdtempSync(path.join(os.tmpdir(), 'cria-e2e-'));
 const files = process.argv.slice(2).length ? process.argv.slice(2) : [
-  'chat.test.mjs', 'errors.test.mjs', 'completions.test.mjs', 'real_models.test.mjs', 'run.test.mjs', 'ollama.test.mjs', 'ollama_chat.test.mjs', 'structured.test.mjs', 'access.test.mjs', 'load.test.mjs', 'embeddings.test.mjs', 'responses.test.mjs', 'go_templates.test.mjs', 'ollama_dropin.test.mjs', 'hardening.test.mjs', 'page.test.mjs',
+  'chat.test.mjs', 'errors.test.mjs', 'completions.test.mjs', 'real_models.test.mjs', 'run.test.mjs', 'ollama.test.mjs', 'ollama_chat.test.mjs', 'structured.test.mjs', 'access.test.mjs', 'load.test.mjs', 'embeddings.test.mjs', 'responses.test.mjs', 'go_templates.test.mjs', 'ollama_dropin.test.mjs', 'hardening.test.mjs', 'terminal.test.mjs', 'page.test.mjs',
 ];
 const result = spawnSync(process.execPath, ['--test', '--test-concurrency=1', ...files], {
   cwd: here,
