@@ -28,6 +28,8 @@ void print_indented(const std::string& text) {
     }
 }
 
+}  // namespace
+
 // One `name value` line per parameter (each stop sequence on its own line), quoted like Ollama.
 std::string parameters_text(const nlohmann::json& parameters) {
     std::string out;
@@ -42,8 +44,6 @@ std::string parameters_text(const nlohmann::json& parameters) {
     }
     return out;
 }
-
-}  // namespace
 
 int show_store_model(const std::string& name, const ShowModelSections& sections) {
     auto model_store = store::ModelStore::open_default();

@@ -68,7 +68,6 @@ class TerminalSink : public server::ChatSink {
 
     bool on_delta(int, ordered_json&& delta, std::vector<server::TokenLogprob>*) override {
         if (cancel_) return false;
-        if (first_piece_at_ == std::nullopt) first_piece_at_ = Clock::now();
         if (auto it = delta.find("reasoning_content"); it != delta.end() && it->is_string()) {
             if (!thinking_) write_out("Thinking...\n");
             thinking_ = true;
@@ -100,7 +99,6 @@ class TerminalSink : public server::ChatSink {
     }
 
     std::optional<server::ChatChoice> choice_;
-    std::optional<Clock::time_point> first_piece_at_;
     std::string content_;  // what was shown, kept when the answer is stopped
 
   private:
@@ -152,8 +150,7 @@ std::pair<std::string, std::string> split_word(const std::string& text) {
     return {text.substr(0, space), rest == std::string::npos ? "" : text.substr(rest)};
 }
 
-// Whether `line` opens a `"""` block without closing it; sets `open` to what precedes the
-// marker and the text after it.
+// Whether `line` opens a `"""` block without closing it.
 bool opens_block(const std::string& line) {
     const size_t open = line.find("\"\"\"");
     return open != std::string::npos && line.find("\"\"\"", open + 3) == std::string::npos;
@@ -507,16 +504,8 @@ void RunSession::handle_show(const std::string& what) {
         write_out(store::format_modelfile(shown, "Modelfile of this session"));
     } else if (what == "parameters") {
         const json parameters = store::merge_options(recipe.parameters, settings_.options);
-        if (parameters.empty()) write_out("No parameters were specified for this model.\n");
-        for (const auto& [key, value] : parameters.items()) {
-            char buf[64];
-            std::snprintf(buf, sizeof(buf), "%-30s ", key.c_str());
-            if (value.is_array()) {
-                for (const auto& item : value) write_out(buf + item.dump() + "\n");
-            } else {
-                write_out(buf + value.dump() + "\n");
-            }
-        }
+        write_out(parameters.empty() ? "No parameters were specified for this model.\n"
+                                     : parameters_text(parameters));
     } else if (what == "system") {
         const std::optional<std::string> system =
             settings_.system ? settings_.system : recipe.system;

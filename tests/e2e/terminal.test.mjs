@@ -27,6 +27,10 @@ describe('cria run in a terminal', { skip: tmuxMissing }, () => {
   const screen = () => tmux('capture-pane', '-p', '-J', '-S', '-10000', '-t', session);
   const type = (...keys) => tmux('send-keys', '-t', session, ...keys);
   const typeText = (text) => tmux('send-keys', '-t', session, '-l', text);
+  const enter = (text) => {
+    typeText(text);
+    type('Enter');
+  };
   async function until(check, message, timeout = 20_000) {
     const start = Date.now();
     for (;;) {
@@ -37,6 +41,8 @@ describe('cria run in a terminal', { skip: tmuxMissing }, () => {
     }
   }
   const count = (text, needle) => text.split(needle).length - 1;
+  // Answers shown with their statistics (the last line of each block; "prompt eval rate" aside).
+  const answersOn = (text) => count(text, '\neval rate:');
   // The screen's last line that is not empty.
   const lastLine = (text) => text.trimEnd().split('\n').at(-1);
   const atPrompt = (text) => lastLine(text) === '>>>';
@@ -60,8 +66,7 @@ describe('cria run in a terminal', { skip: tmuxMissing }, () => {
   });
 
   test('a stored alias answers, with the statistics --verbose asks for', async () => {
-    typeText('Hello');
-    type('Enter');
+    enter('Hello');
     const text = await until((t) => /eval rate: +[\d.]+ tokens\/s\n>>>\s*$/.test(t), 'no answer with statistics');
     for (const field of ['total duration:', 'load duration:', 'prompt eval count:', 'prompt eval duration:',
       'prompt eval rate:', 'eval count:', 'eval duration:']) {
@@ -73,26 +78,20 @@ describe('cria run in a terminal', { skip: tmuxMissing }, () => {
   });
 
   test('/set parameter and /show work, and unknown commands are not sent to the model', async () => {
-    typeText('/set parameter temperature 0');
-    type('Enter');
+    enter('/set parameter temperature 0');
     await until((t) => t.includes("Set parameter 'temperature' to '0'."), 'the parameter was not set');
-    typeText('/show parameters');
-    type('Enter');
+    enter('/show parameters');
     await until((t) => /temperature +0(\.0)?\n/.test(t) && /num_predict +12\n/.test(t), '/show parameters');
-    typeText('/show system');
-    type('Enter');
+    enter('/show system');
     await until((t) => t.includes('\nBe brief.\n'), '/show system');
-    typeText('/show info');
-    type('Enter');
+    enter('/show info');
     await until((t) => /architecture +llama/.test(t) && /context length +\d+/.test(t), '/show info');
-    typeText('/frobnicate');
-    type('Enter');
+    enter('/frobnicate');
     await until((t) => t.includes("Unknown command '/frobnicate'"), 'an unknown command');
   });
 
   test('the up arrow recalls the previous line', async () => {
-    typeText('/set parameter seed 7');
-    type('Enter');
+    enter('/set parameter seed 7');
     await until((t) => count(t, "Set parameter 'seed' to '7'.") === 1, 'the seed was not set');
     type('Up');
     await until((t) => lastLine(t) === '>>> /set parameter seed 7', 'the line was not recalled');
@@ -101,16 +100,13 @@ describe('cria run in a terminal', { skip: tmuxMissing }, () => {
   });
 
   test('""" input arrives as one message', async () => {
-    const before = count(screen(), '\neval rate:');
-    typeText('"""first line');
-    type('Enter');
+    const before = answersOn(screen());
+    enter('"""first line');
     await until((t) => lastLine(t) === '...', 'no continuation prompt');
-    typeText('second line"""');
-    type('Enter');
-    await until((t) => count(t, '\neval rate:') === before + 1 && atPrompt(t), 'no answer to the block');
+    enter('second line"""');
+    await until((t) => answersOn(t) === before + 1 && atPrompt(t), 'no answer to the block');
     // One answer: the two lines went as one message. /save shows it in the stored conversation.
-    typeText('/save saved-chat');
-    type('Enter');
+    enter('/save saved-chat');
     await until((t) => t.includes("Created the model 'saved-chat'."), '/save');
     const shown = runCria(['show', 'saved-chat', '--modelfile'], { env: { CRIA_HOME: home } }).stdout;
     assert.match(shown, /MESSAGE user """first line\nsecond line"""/);
@@ -118,12 +114,10 @@ describe('cria run in a terminal', { skip: tmuxMissing }, () => {
   });
 
   test('Ctrl-C stops an answer and returns to the prompt; at the prompt it says how to leave', async () => {
-    typeText('/set parameter num_predict 100000');
-    type('Enter');
+    enter('/set parameter num_predict 100000');
     await until((t) => t.includes("Set parameter 'num_predict' to '100000'."), 'num_predict');
-    const answers = count(screen(), '\neval rate:');
-    typeText('Tell me a very long story');
-    type('Enter');
+    const answers = answersOn(screen());
+    enter('Tell me a very long story');
     await sleep(300);
     type('C-c');
     const stoppedAt = Date.now();
@@ -131,29 +125,25 @@ describe('cria run in a terminal', { skip: tmuxMissing }, () => {
     const tookMs = Date.now() - stoppedAt;
     console.log(`terminal: the prompt was back ${tookMs} ms after Ctrl-C`);
     // A stopped answer prints no statistics, and the program is still running.
-    assert.equal(count(screen(), '\neval rate:'), answers);
+    assert.equal(answersOn(screen()), answers);
     assert.ok(!screen().includes('[cria exited'), 'Ctrl-C ended the program');
 
     typeText('half a line');
     type('C-c');
     await until((t) => t.includes('Use Ctrl-D or /bye to leave.') && atPrompt(t), 'no hint at the prompt');
-    typeText('/set parameter num_predict 12');
-    type('Enter');
+    enter('/set parameter num_predict 12');
     await until((t) => t.includes("Set parameter 'num_predict' to '12'."), 'num_predict back');
   });
 
   test('a conversation longer than the context keeps answering, and says so once', async () => {
-    typeText('/set parameter num_ctx 128');
-    type('Enter');
+    enter('/set parameter num_ctx 128');
     await until((t) => t.includes("Set parameter 'num_ctx' to '128'."), 'num_ctx');
-    typeText('/clear');
-    type('Enter');
+    enter('/clear');
     await until((t) => t.includes('Cleared the conversation.'), '/clear');
-    const answers = count(screen(), '\neval rate:');
+    const answers = answersOn(screen());
     for (let i = 1; i <= 12; ++i) {
-      typeText(`Message number ${i} of a conversation that keeps growing`);
-      type('Enter');
-      await until((t) => count(t, '\neval rate:') === answers + i && atPrompt(t), `message ${i} got no answer`);
+      enter(`Message number ${i} of a conversation that keeps growing`);
+      await until((t) => answersOn(t) === answers + i && atPrompt(t), `message ${i} got no answer`);
     }
     const text = screen();
     assert.equal(count(text, 'its oldest messages are left out'), 1, 'the note shows once');
@@ -161,8 +151,7 @@ describe('cria run in a terminal', { skip: tmuxMissing }, () => {
   });
 
   test('/bye leaves, and the history is there in the next session', async () => {
-    typeText('/bye');
-    type('Enter');
+    enter('/bye');
     await until((t) => t.includes('[cria exited with 0]'), '/bye did not end cria run');
     assert.ok(existsSync(path.join(home, 'history')), 'no history file');
     const capture = screen();
@@ -179,7 +168,6 @@ describe('cria run in a terminal', { skip: tmuxMissing }, () => {
     await until((t) => lastLine(t) === '>>> /set parameter num_ctx 128' || lastLine(t).startsWith('>>> Message number 12'),
       'the line before it is not in the history');
     type('C-u');
-    typeText('/bye');
-    type('Enter');
+    enter('/bye');
   });
 });
